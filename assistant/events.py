@@ -1,0 +1,308 @@
+"""Typed events: every message on the room bus, the WebSocket and Redis is one of these."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from assistant.catalog import Product
+
+Role = Literal["host", "viewer", "anchor"]
+ALL_ROLES: frozenset[Role] = frozenset({"host", "viewer", "anchor"})
+HOST: frozenset[Role] = frozenset({"host"})
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class EventBase(BaseModel):
+    """Fields every event carries; the server stamps room_id, id and ts on client input."""
+
+    model_config = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
+
+    room_id: str = ""
+    id: str = Field(default_factory=new_id)
+    ts: float = Field(default_factory=time.time)
+
+    # Who may send it from a client, who receives it over the WS, and whether the bus may
+    # drop an older copy for a newer one (latest wins) instead of applying backpressure.
+    senders: ClassVar[frozenset[Role]] = frozenset()
+    audience: ClassVar[frozenset[Role]] = frozenset()
+    lossy: ClassVar[bool] = False
+
+    def visible_to(self, role: Role, user_id: str | None) -> bool:
+        target: str | None = getattr(self, "target_user", None)
+        if target is not None and role != "host":
+            return target == user_id
+        return role in self.audience
+
+
+class User(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64)
+
+
+# --- client -> server -------------------------------------------------------------------------
+
+
+class Chat(EventBase):
+    """A chat line; the server sets ``role`` from the sender's token, never from the client."""
+
+    type: Literal["chat"] = "chat"
+    user: User
+    text: str = Field(min_length=1, max_length=500)
+    role: Role = "viewer"
+    senders = ALL_ROLES
+    audience = ALL_ROLES
+
+
+class ScriptRequest(EventBase):
+    type: Literal["script.request"] = "script.request"
+    sku: str | None = None
+    style: Literal["energetic", "gentle", "professional"] = "energetic"
+    seconds: int = Field(default=60, ge=10, le=600)
+    language: Literal["zh", "en"] | None = None
+    senders = HOST
+
+
+class StageSet(EventBase):
+    """The host pins the product on stage (or unpins with ``sku: null``); it overrides vision."""
+
+    type: Literal["stage.set"] = "stage.set"
+    sku: str | None
+    senders = HOST
+    audience = HOST
+
+
+class Engagement(EventBase):
+    """A viewer looked at, clicked, carted or bought a product; it feeds recommendations."""
+
+    type: Literal["engagement"] = "engagement"
+    user: User
+    sku: str = Field(min_length=1, max_length=64)
+    action: Literal["view", "click", "cart", "purchase"] = "click"
+    senders = frozenset({"viewer"})
+
+
+class ScheduleItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str
+    weight: float = Field(default=1.0, gt=0, le=100)
+    pinned: bool = False
+
+
+class ScheduleSet(EventBase):
+    """The host edits a virtual-anchor room's playlist live."""
+
+    type: Literal["schedule.set"] = "schedule.set"
+    items: list[ScheduleItem] = Field(max_length=1000)
+    senders = HOST
+    audience = HOST
+
+
+class HostSay(EventBase):
+    """An urgent line the host wants the virtual anchor to speak next."""
+
+    type: Literal["host.say"] = "host.say"
+    text: str = Field(min_length=1, max_length=1000)
+    senders = HOST
+
+
+# --- server-internal and server -> client -----------------------------------------------------
+
+
+class Frame(EventBase):
+    """A JPEG or PNG frame from the host's stream; only the newest one matters."""
+
+    type: Literal["frame"] = "frame"
+    data: bytes
+    lossy = True
+
+
+class CatalogUpdated(EventBase):
+    type: Literal["catalog.updated"] = "catalog.updated"
+    products: list[Product]
+
+
+class ChatAccepted(EventBase):
+    type: Literal["chat.accepted"] = "chat.accepted"
+    chat_id: str
+    status: Literal["queued", "answered", "skipped"]
+    reason: str | None = None
+    dup_of: str | None = None
+    target_user: str | None = None
+    audience = HOST
+
+
+class ChatTriaged(EventBase):
+    """Triage output: an accepted question, ranked, waiting for an answerer."""
+
+    type: Literal["chat.triaged"] = "chat.triaged"
+    chat: Chat
+    priority: float
+    intent: str
+    audience = HOST
+
+
+class ChatSkipped(EventBase):
+    type: Literal["chat.skipped"] = "chat.skipped"
+    chat_id: str
+    reason: str
+    audience = HOST
+
+
+class AnswerDelta(EventBase):
+    type: Literal["answer.delta"] = "answer.delta"
+    chat_id: str
+    delta: str
+    audience = ALL_ROLES
+
+
+class Answer(EventBase):
+    type: Literal["answer"] = "answer"
+    chat_id: str
+    text: str
+    user_ids: list[str] = Field(default_factory=list)
+    sku: str | None = None
+    source: Literal["facts", "llm", "template", "unknown"] = "facts"
+    flagged: bool = False
+    audience = ALL_ROLES
+
+
+class ScriptDelta(EventBase):
+    type: Literal["script.delta"] = "script.delta"
+    request_id: str
+    sku: str | None
+    delta: str
+    audience = HOST
+
+
+class Script(EventBase):
+    type: Literal["script"] = "script"
+    request_id: str
+    sku: str | None
+    text: str
+    style: str
+    fallback: bool = False
+    audience = HOST
+
+
+class Detection(BaseModel):
+    box: tuple[float, float, float, float]
+    score: float
+    class_name: str
+
+
+class StageInfo(BaseModel):
+    sku: str | None
+    confidence: float
+    pinned: bool = False
+
+
+class PriceMismatch(BaseModel):
+    sku: str
+    screen_price: float
+    catalog_price: float
+
+
+class VisionUpdate(EventBase):
+    type: Literal["vision.update"] = "vision.update"
+    frame_id: str
+    width: int
+    height: int
+    detections: list[Detection] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+    ocr_lines: list[str] = Field(default_factory=list)
+    stage: StageInfo
+    new_product: bool = False
+    price_mismatch: PriceMismatch | None = None
+    latency_ms: float = 0.0
+    audience = HOST
+
+
+class RecommendedItem(BaseModel):
+    sku: str
+    title: str
+    price: float
+    score: float
+    reason: str
+
+
+class Recommendation(EventBase):
+    type: Literal["recommendation"] = "recommendation"
+    target_user: str
+    query: str
+    chat_id: str | None = None
+    items: list[RecommendedItem]
+    audience = HOST
+
+
+class AudioChunk(EventBase):
+    """Synthesized PCM16 mono audio; on the WS a JSON header precedes the binary payload."""
+
+    type: Literal["audio.chunk"] = "audio.chunk"
+    seq: int
+    utterance_id: str
+    text: str
+    sample_rate: int
+    data: bytes
+    audience = frozenset({"anchor"})
+
+
+class Subtitle(EventBase):
+    type: Literal["subtitle"] = "subtitle"
+    utterance_id: str
+    text: str
+    kind: Literal["script", "answer", "host", "filler"] = "script"
+    audience = ALL_ROLES
+
+
+class Error(EventBase):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    ref: str | None = None
+    details: list[dict[str, object]] = Field(default_factory=list)
+
+
+Event = Annotated[
+    Chat
+    | ScriptRequest
+    | StageSet
+    | Engagement
+    | ScheduleSet
+    | HostSay
+    | Frame
+    | CatalogUpdated
+    | ChatAccepted
+    | ChatTriaged
+    | ChatSkipped
+    | AnswerDelta
+    | Answer
+    | ScriptDelta
+    | Script
+    | VisionUpdate
+    | Recommendation
+    | AudioChunk
+    | Subtitle
+    | Error,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(raw: str | bytes) -> Event:
+    """Parse one JSON event; raises pydantic.ValidationError on anything malformed."""
+    return EVENT_ADAPTER.validate_json(raw)
+
+
+def dump_event(event: Event) -> bytes:
+    return EVENT_ADAPTER.dump_json(event)

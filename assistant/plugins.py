@@ -1,0 +1,74 @@
+"""The capability protocol: how vision, recommend, the answerer and the anchor plug into rooms."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import BaseModel
+
+from assistant.catalog import Catalog
+from assistant.errors import BackendUnavailable
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+    from prometheus_client import CollectorRegistry
+
+    from assistant.bus import EventBus
+    from assistant.settings import Settings
+    from assistant.store import Store
+
+
+class RoomInfo(BaseModel):
+    room_id: str
+    title: str
+    mode: str
+    language: str
+    catalog: Catalog
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the app hands every capability: never a global."""
+
+    settings: Settings
+    bus: EventBus
+    store: Store
+    registry: CollectorRegistry
+
+
+class Capability(Protocol):
+    name: str
+
+    def router(self) -> APIRouter | None:
+        """HTTP routes this capability serves, mounted by the app."""
+
+    async def open_room(self, room: RoomInfo) -> None:
+        """Start serving a room: subscribe to its bus and start its tasks."""
+
+    async def close(self) -> None:
+        """Cancel and await every task the capability owns."""
+
+
+class CapabilityFactory(Protocol):
+    def __call__(self, services: Services) -> Capability: ...
+
+
+# Import paths, so a capability's heavy dependencies load only when the settings enable it.
+CAPABILITIES: dict[str, tuple[str, str]] = {}
+
+
+def load_capability(name: str, services: Services) -> Capability:
+    if name not in CAPABILITIES:
+        raise BackendUnavailable(f"unknown capability {name!r}", retryable=False)
+    module_name, extra = CAPABILITIES[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BackendUnavailable(
+            f"capability {name!r} needs its extra: pip install -e '.[{extra}]' ({exc})",
+            retryable=False,
+        ) from exc
+    factory: CapabilityFactory = module.create
+    return factory(services)

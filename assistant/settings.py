@@ -1,0 +1,56 @@
+"""One pydantic-settings root (env prefix LCA_, nested delimiter __) with a model per package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_token: SecretStr = SecretStr("change-me-admin")
+    demo_catalog: Path | None = Path("data/demo_catalog.json")
+
+
+class BusSettings(BaseModel):
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "lca"
+    redis_maxlen: int = Field(default=10_000, ge=100)
+    queue_size: int = Field(default=1024, ge=8)
+    slow_consumer_timeout: float = Field(default=5.0, gt=0)
+
+
+class StoreSettings(BaseModel):
+    path: Path = Path("var/lca.sqlite3")
+
+
+class WsSettings(BaseModel):
+    max_text_bytes: int = Field(default=16 * 1024, ge=256)
+    max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    send_queue: int = Field(default=512, ge=8)
+
+
+class TriageSettings(BaseModel):
+    rate_per_minute: int = Field(default=12, ge=1)
+    burst: int = Field(default=4, ge=1)
+    dedupe_window_s: float = Field(default=30.0, ge=0)
+    dedupe_similarity: float = Field(default=0.8, gt=0, le=1)
+    backlog_size: int = Field(default=200, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LCA_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    server: ServerSettings = ServerSettings()
+    bus: BusSettings = BusSettings()
+    store: StoreSettings = StoreSettings()
+    ws: WsSettings = WsSettings()
+    triage: TriageSettings = TriageSettings()
+    model_dir: Path = Path("~/.cache/live-commerce").expanduser()
