@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from assistant.bus import EventBus
+    from assistant.events import ChatTriaged
     from assistant.settings import Settings
-    from assistant.store import Store
+    from assistant.store import ChatStatus, Store
 
 
 class RoomInfo(BaseModel):
@@ -28,6 +29,24 @@ class RoomInfo(BaseModel):
     catalog: Catalog
 
 
+class Backlog(Protocol):
+    """The triaged chat backlog an answerer pulls from, highest priority first."""
+
+    async def next(self, room_id: str) -> ChatTriaged:
+        """Wait for the next question of a room; it leaves the backlog."""
+
+    async def resolve(
+        self,
+        room_id: str,
+        chat_id: str,
+        status: ChatStatus,
+        *,
+        reason: str | None = None,
+        answer: str | None = None,
+    ) -> None:
+        """Mark a question (and its linked duplicates) answered or skipped, and tell the host."""
+
+
 @dataclass(frozen=True)
 class Services:
     """What the app hands every capability: never a global."""
@@ -36,6 +55,7 @@ class Services:
     bus: EventBus
     store: Store
     registry: CollectorRegistry
+    backlog: Backlog
 
 
 class Capability(Protocol):
