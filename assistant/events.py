@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -297,6 +297,16 @@ Event = Annotated[
 ]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_CLASSES: tuple[type[EventBase], ...] = get_args(get_args(Event)[0])
+
+
+def types_for(role: Role) -> frozenset[str]:
+    """Event types a role may receive over the WebSocket."""
+    return frozenset(
+        cls.model_fields["type"].default
+        for cls in EVENT_CLASSES
+        if role in cls.audience or "target_user" in cls.model_fields
+    )
 
 
 def parse_event(raw: str | bytes) -> Event:

@@ -34,12 +34,18 @@ class WsSettings(BaseModel):
     max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     send_queue: int = Field(default=512, ge=8)
 
+    @property
+    def protocol_limit(self) -> int:
+        """Frames up to twice the limit get a typed ``too_large`` error; beyond, close 1009."""
+        return 2 * self.max_frame_bytes
+
 
 class TriageSettings(BaseModel):
     rate_per_minute: int = Field(default=12, ge=1)
     burst: int = Field(default=4, ge=1)
     dedupe_window_s: float = Field(default=30.0, ge=0)
     dedupe_similarity: float = Field(default=0.8, gt=0, le=1)
+    dedupe_recent: int = Field(default=256, ge=1)
     backlog_size: int = Field(default=200, ge=1)
 
 
@@ -54,3 +60,4 @@ class Settings(BaseSettings):
     ws: WsSettings = WsSettings()
     triage: TriageSettings = TriageSettings()
     model_dir: Path = Path("~/.cache/live-commerce").expanduser()
+    capabilities: list[str] = Field(default_factory=list)

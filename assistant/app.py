@@ -1,0 +1,58 @@
+"""The app factory: create_app(settings) wires the runtime, routes and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from assistant import api, ws
+from assistant.errors import AssistantError
+from assistant.runtime import Runtime
+from assistant.settings import Settings
+
+
+def _error(status: int, code: str, message: str, details: list[dict[str, object]]) -> JSONResponse:
+    body = {"type": "error", "code": code, "message": message, "details": details}
+    return JSONResponse(body, status_code=status)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings)
+        app.state.runtime = runtime
+        for capability in runtime.capabilities:
+            router = capability.router()
+            if router is not None:
+                app.include_router(router)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Live-commerce assistant",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Rooms, chat triage, grounded answers, vision, recommendations and TTS.",
+    )
+
+    @app.exception_handler(AssistantError)
+    async def assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details: list[dict[str, object]] = [
+            {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))}
+            for err in exc.errors()
+        ]
+        return _error(422, "bad_input", "request failed validation", details)
+
+    app.include_router(api.router)
+    app.include_router(ws.router)
+    return app

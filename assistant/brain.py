@@ -1,0 +1,156 @@
+"""The brain capability: answers viewers' questions and writes host scripts for every room."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.answers.answerer import Answerer
+from assistant.answers.metrics import BrainMetrics
+from assistant.answers.retrieval import create_retriever
+from assistant.answers.room import RoomContext
+from assistant.compliance import ComplianceGate, load_gate
+from assistant.events import CatalogUpdated, ScriptRequest, StageSet, VisionUpdate
+from assistant.llm import LLM, create_llm
+from assistant.llm.base import LLMUnavailable
+from assistant.llm.settings import AnswerSettings, ComplianceSettings, LLMSettings, ScriptSettings
+from assistant.scripts.writer import ScriptWriter
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from assistant.bus import Subscription
+    from assistant.events import Event
+    from assistant.plugins import RoomInfo, Services
+
+log = logging.getLogger(__name__)
+
+
+def _section(settings: Any, name: str, default: Any) -> Any:
+    """The lead wires these into Settings (``Settings.llm`` ...); until then, the defaults."""
+    return getattr(settings, name, None) or default
+
+
+class Brain:
+    """Owns the shared LLM, one answer loop per room and the script tasks."""
+
+    name = "brain"
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        llm: LLM | None = None,
+        gate: ComplianceGate | None = None,
+        llm_settings: LLMSettings | None = None,
+        answer_settings: AnswerSettings | None = None,
+        script_settings: ScriptSettings | None = None,
+    ) -> None:
+        self.services = services
+        s = services.settings
+        self.llm_settings: LLMSettings = llm_settings or _section(s, "llm", LLMSettings())
+        self.answer_settings: AnswerSettings = answer_settings or _section(
+            s, "answers", AnswerSettings()
+        )
+        self.script_settings: ScriptSettings = script_settings or _section(
+            s, "scripts", ScriptSettings()
+        )
+        compliance: ComplianceSettings = _section(s, "compliance", ComplianceSettings())
+        self.gate = gate or load_gate(compliance.rules_dir)
+        self._own_llm = llm is None  # an injected model is shared: its owner closes it
+        self.llm = llm if llm is not None else create_llm(self.llm_settings, Path(s.model_dir))
+        self.metrics = BrainMetrics(services.registry)
+        common = {
+            "bus": services.bus,
+            "store": services.store,
+            "llm": self.llm,
+            "gate": self.gate,
+            "llm_settings": self.llm_settings,
+            "metrics": self.metrics,
+        }
+        self.answerer = Answerer(settings=self.answer_settings, **common)
+        self.writer = ScriptWriter(settings=self.script_settings, **common)
+        self.rooms: dict[str, RoomContext] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._subs: list[Subscription] = []
+
+    def router(self) -> APIRouter | None:
+        return None
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def open_room(self, room: RoomInfo) -> None:
+        if room.room_id in self.rooms:
+            return
+        retriever = create_retriever(self.answer_settings.embedder)
+        ctx = RoomContext(room.room_id, room.language, room.catalog, retriever)
+        ctx.set_catalog(room.catalog)
+        self.rooms[room.room_id] = ctx
+        types = ["vision.update", "stage.set", "catalog.updated", "script.request"]
+        self._subs.append(await self.services.bus.on(room.room_id, self._on_event, types))
+        self._spawn(self._answer_loop(ctx), f"brain-answers-{room.room_id}")
+
+    async def _on_event(self, event: Event) -> None:
+        ctx = self.rooms.get(event.room_id)
+        if ctx is None:
+            return
+        if isinstance(event, VisionUpdate):
+            ctx.on_vision(event)
+        elif isinstance(event, StageSet):
+            ctx.on_stage(event.sku)
+        elif isinstance(event, CatalogUpdated):
+            catalog = type(ctx.catalog)(products=event.products)
+            await asyncio.to_thread(ctx.set_catalog, catalog)
+        elif isinstance(event, ScriptRequest):
+            self._spawn(self._script(ctx, event), f"brain-script-{event.id}")
+
+    async def _script(self, ctx: RoomContext, req: ScriptRequest) -> None:
+        try:
+            await self.writer.write(ctx, req)
+        except Exception:
+            log.exception("script %s failed in room %s", req.id, ctx.room_id)
+
+    async def _answer_loop(self, ctx: RoomContext) -> None:
+        backlog = self.services.backlog
+        while True:
+            item = await backlog.next(ctx.room_id)
+            chat_id = item.chat.id
+            try:
+                out = await self.answerer.answer(ctx, item)
+            except asyncio.CancelledError:
+                await asyncio.shield(
+                    backlog.resolve(ctx.room_id, chat_id, "skipped", reason="shutdown")
+                )
+                raise
+            except Exception as exc:
+                log.exception("answering %s failed in room %s", chat_id, ctx.room_id)
+                reason = "llm_unavailable" if isinstance(exc, LLMUnavailable) else "error"
+                self.metrics.skipped.labels(reason).inc()
+                await backlog.resolve(ctx.room_id, chat_id, "skipped", reason=reason)
+                continue
+            if out.status == "skipped":
+                self.metrics.skipped.labels(out.reason or "skipped").inc()
+                await backlog.resolve(ctx.room_id, chat_id, "skipped", reason=out.reason)
+            else:
+                reason = "flagged_to_host" if out.flagged else out.source
+                await backlog.resolve(
+                    ctx.room_id, chat_id, "answered", reason=reason, answer=out.text
+                )
+
+    async def close(self) -> None:
+        for sub in self._subs:
+            sub.close("brain closed")
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.llm is not None and self._own_llm:
+            await self.llm.close()
+
+
+def create(services: Services) -> Brain:
+    return Brain(services)

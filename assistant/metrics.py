@@ -1,0 +1,62 @@
+"""Prometheus metrics for one app instance, on its own registry so instances never collide."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from assistant.bus import EventBus
+    from assistant.triage import Triage
+
+
+class _LiveState(Collector):
+    """Read at scrape time from the bus and triage, so nothing has to push gauges."""
+
+    def __init__(self, bus: EventBus, triage: Triage) -> None:
+        self.bus = bus
+        self.triage = triage
+
+    def collect(self) -> Iterator[Metric]:
+        events = CounterMetricFamily("lca_events", "Events published, by type", labels=["type"])
+        for event_type, count in sorted(self.bus.published.items()):
+            events.add_metric([event_type], count)
+        yield events
+        depth = GaugeMetricFamily("lca_queue_depth", "Queued events per room", labels=["room"])
+        for room, size in self.bus.depths().items():
+            depth.add_metric([room], size)
+        yield depth
+        backlog = GaugeMetricFamily("lca_chat_backlog", "Triaged chat waiting", labels=["room"])
+        for room, size in self.triage.backlog_sizes().items():
+            backlog.add_metric([room], size)
+        yield backlog
+        skipped = CounterMetricFamily(
+            "lca_chat_skipped", "Chat skipped, by reason", labels=["reason"]
+        )
+        for reason, count in sorted(self.triage.skipped.items()):
+            skipped.add_metric([reason], count)
+        yield skipped
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.connections = Gauge(
+            "lca_ws_connections", "Open WebSocket connections", ["role"], registry=registry
+        )
+        self.chat_ingest = Histogram(
+            "lca_chat_ingest_seconds",
+            "Chat receive-to-acknowledge latency",
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
+        self.rejected = Counter(
+            "lca_ws_rejected", "Client messages refused, by error code", ["code"], registry=registry
+        )
+
+    def watch(self, bus: EventBus, triage: Triage) -> None:
+        self.registry.register(_LiveState(bus, triage))

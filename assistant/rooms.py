@@ -1,0 +1,73 @@
+"""Room lifecycle: per-role tokens, catalog replacement, and opening rooms in capabilities."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.catalog import Catalog
+from assistant.events import CatalogUpdated, Role
+from assistant.plugins import Capability, RoomInfo, Services
+from assistant.store import RoomRecord
+from assistant.triage import Triage
+
+
+class RoomCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    mode: Literal["host", "anchor"] = "host"
+    language: Literal["zh", "en"] = "zh"
+
+
+class RoomCreated(BaseModel):
+    room_id: str
+    tokens: dict[Role, str]
+
+
+class Rooms:
+    def __init__(self, services: Services, triage: Triage, capabilities: list[Capability]) -> None:
+        self.services = services
+        self.triage = triage
+        self.capabilities = capabilities
+
+    async def open_all(self) -> None:
+        for record in await self.services.store.rooms():
+            await self._open(record)
+
+    async def create(self, spec: RoomCreate, catalog: Catalog | None = None) -> RoomCreated:
+        record = RoomRecord(
+            room_id=uuid.uuid4().hex[:12],
+            title=spec.title,
+            mode=spec.mode,
+            language=spec.language,
+            created=time.time(),
+        )
+        roles: tuple[Role, ...] = ("host", "viewer", "anchor")
+        tokens: dict[Role, str] = {role: secrets.token_urlsafe(24) for role in roles}
+        await self.services.store.create_room(record, tokens)
+        if catalog is not None:
+            await self.services.store.put_catalog(record.room_id, catalog)
+        await self._open(record)
+        return RoomCreated(room_id=record.room_id, tokens=tokens)
+
+    async def put_catalog(self, room_id: str, catalog: Catalog) -> None:
+        await self.services.store.room(room_id)
+        await self.services.store.put_catalog(room_id, catalog)
+        await self.services.bus.publish(CatalogUpdated(room_id=room_id, products=catalog.products))
+
+    async def _open(self, record: RoomRecord) -> None:
+        info = RoomInfo(
+            room_id=record.room_id,
+            title=record.title,
+            mode=record.mode,
+            language=record.language,
+            catalog=await self.services.store.catalog(record.room_id),
+        )
+        await self.triage.restore(record.room_id)
+        for capability in self.capabilities:
+            await capability.open_room(info)

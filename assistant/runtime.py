@@ -1,0 +1,46 @@
+"""Everything one app instance owns, built at start-up and torn down in reverse at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from assistant.bus import create_bus
+from assistant.metrics import Metrics
+from assistant.plugins import Capability, Services, load_capability
+from assistant.rooms import Rooms
+from assistant.settings import Settings
+from assistant.store import Store
+from assistant.triage import Triage
+
+
+@dataclass
+class Runtime:
+    services: Services
+    triage: Triage
+    rooms: Rooms
+    metrics: Metrics
+    capabilities: list[Capability]
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Runtime:
+        store = Store(settings.store.path)
+        bus = create_bus(settings.bus)
+        triage = Triage(settings.triage, store, bus)
+        registry = CollectorRegistry()
+        metrics = Metrics(registry)
+        metrics.watch(bus, triage)
+        services = Services(
+            settings=settings, bus=bus, store=store, registry=registry, backlog=triage
+        )
+        capabilities = [load_capability(name, services) for name in settings.capabilities]
+        rooms = Rooms(services, triage, capabilities)
+        await rooms.open_all()
+        return cls(services, triage, rooms, metrics, capabilities)
+
+    async def stop(self) -> None:
+        for capability in reversed(self.capabilities):
+            await capability.close()
+        await self.services.bus.close()
+        self.services.store.close()

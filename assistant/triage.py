@@ -1,0 +1,217 @@
+"""Chat triage: rate limit, spam and intent scoring, dedupe, and a bounded priority backlog."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from assistant.bus import EventBus
+from assistant.errors import RateLimited
+from assistant.events import Answer, Chat, ChatAccepted, ChatSkipped, ChatTriaged
+from assistant.settings import TriageSettings
+from assistant.store import ChatStatus, Store
+from assistant.triage_rules import classify, normalise, similarity
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+@dataclass
+class _Entry:
+    priority: float
+    ts: float
+    item: ChatTriaged
+
+    def next_key(self) -> tuple[float, float]:
+        return (self.priority, -self.ts)
+
+    def evict_key(self) -> tuple[float, float]:
+        return (self.priority, self.ts)
+
+
+@dataclass
+class _Recent:
+    chat_id: str
+    norm: str
+    ts: float
+    status: ChatStatus = "queued"
+    answer: str | None = None
+
+
+@dataclass
+class _Room:
+    backlog: list[_Entry] = field(default_factory=list)
+    recent: deque[_Recent] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Triage:
+    """Turns accepted chat into a ranked backlog that the answerer pulls from (Backlog)."""
+
+    def __init__(self, settings: TriageSettings, store: Store, bus: EventBus) -> None:
+        self.settings = settings
+        self.store = store
+        self.bus = bus
+        self.skipped: dict[str, int] = {}
+        self._rooms: dict[str, _Room] = {}
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+
+    def _room(self, room_id: str) -> _Room:
+        return self._rooms.setdefault(room_id, _Room())
+
+    def backlog_sizes(self) -> dict[str, int]:
+        return {room_id: len(room.backlog) for room_id, room in self._rooms.items()}
+
+    def _allow(self, room_id: str, user_id: str, now: float) -> bool:
+        rate = self.settings.rate_per_minute / 60.0
+        bucket = self._buckets.get((room_id, user_id))
+        if bucket is None:
+            bucket = self._buckets[(room_id, user_id)] = _Bucket(self.settings.burst, now)
+        bucket.tokens = min(self.settings.burst, bucket.tokens + (now - bucket.stamp) * rate)
+        bucket.stamp = now
+        if bucket.tokens < 1:
+            return False
+        bucket.tokens -= 1
+        return True
+
+    def _duplicate_of(self, room: _Room, norm: str, now: float) -> _Recent | None:
+        # Compare against a bounded window of recent questions so a flood costs O(1) per line.
+        horizon = now - self.settings.dedupe_window_s
+        while room.recent and room.recent[0].ts < horizon:
+            room.recent.popleft()
+        for recent in reversed(room.recent):
+            if recent.status != "skipped" and (
+                similarity(norm, recent.norm) >= self.settings.dedupe_similarity
+            ):
+                return recent
+        return None
+
+    async def ingest(self, chat: Chat) -> ChatAccepted:
+        """Persist one chat line and rank it; raises RateLimited before anything is accepted."""
+        now = time.monotonic()
+        if chat.role == "viewer" and not self._allow(chat.room_id, chat.user.id, now):
+            raise RateLimited("too many messages; slow down")
+        if chat.role != "viewer":
+            await self.store.add_chat(chat, "skipped", reason="staff_message")
+            await self.bus.publish(chat)
+            return self._ack(chat, "skipped", "staff_message")
+        verdict = classify(chat.text)
+        if verdict.spam:
+            await self.store.add_chat(chat, "skipped", reason="spam", intent="spam")
+            await self._count_skip(chat.room_id, chat.id, "spam")
+            return self._ack(chat, "skipped", "spam")
+        room = self._room(chat.room_id)
+        norm = normalise(chat.text)
+        first = self._duplicate_of(room, norm, now)
+        if first is not None:
+            await self.store.add_chat(
+                chat,
+                first.status,
+                dup_of=first.chat_id,
+                priority=verdict.priority,
+                intent=verdict.intent,
+            )
+            await self.bus.publish(chat)
+            if first.answer is not None:
+                await self.store.set_chat_status(chat.id, "answered", answer=first.answer)
+                await self.bus.publish(
+                    Answer(
+                        room_id=chat.room_id,
+                        chat_id=chat.id,
+                        text=first.answer,
+                        user_ids=[chat.user.id],
+                    )
+                )
+            return self._ack(chat, first.status, None, dup_of=first.chat_id)
+        await self.store.add_chat(chat, "queued", priority=verdict.priority, intent=verdict.intent)
+        room.recent.append(_Recent(chat.id, norm, now))
+        if len(room.recent) > self.settings.dedupe_recent:
+            room.recent.popleft()
+        await self.bus.publish(chat)
+        await self._enqueue(
+            ChatTriaged(
+                room_id=chat.room_id, chat=chat, priority=verdict.priority, intent=verdict.intent
+            )
+        )
+        return self._ack(chat, "queued", None)
+
+    @staticmethod
+    def _ack(
+        chat: Chat, status: ChatStatus, reason: str | None, dup_of: str | None = None
+    ) -> ChatAccepted:
+        return ChatAccepted(
+            room_id=chat.room_id,
+            chat_id=chat.id,
+            status=status,
+            reason=reason,
+            dup_of=dup_of,
+            target_user=chat.user.id,
+        )
+
+    async def _enqueue(self, item: ChatTriaged) -> None:
+        room = self._room(item.room_id)
+        entry = _Entry(item.priority, item.chat.ts, item)
+        if len(room.backlog) >= self.settings.backlog_size:
+            lowest = min(room.backlog, key=_Entry.evict_key)
+            if item.priority < lowest.priority:
+                await self.resolve(item.room_id, item.chat.id, "skipped", reason="backlog")
+                return
+            room.backlog.remove(lowest)
+            await self.resolve(item.room_id, lowest.item.chat.id, "skipped", reason="backlog")
+        room.backlog.append(entry)
+        room.wake.set()
+        await self.bus.publish(item)
+
+    async def restore(self, room_id: str) -> int:
+        """Reload a room's queued questions after a restart; returns how many came back."""
+        records = await self.store.chats(room_id, status="queued", limit=100_000)
+        restored = 0
+        for record in records:
+            if record.dup_of is not None:
+                continue
+            await self._enqueue(
+                ChatTriaged(
+                    room_id=room_id,
+                    chat=record.chat,
+                    priority=record.priority,
+                    intent=record.intent or "question",
+                )
+            )
+            restored += 1
+        return restored
+
+    async def next(self, room_id: str) -> ChatTriaged:
+        room = self._room(room_id)
+        while not room.backlog:
+            room.wake.clear()
+            await room.wake.wait()
+        best = max(room.backlog, key=_Entry.next_key)
+        room.backlog.remove(best)
+        return best.item
+
+    async def resolve(
+        self,
+        room_id: str,
+        chat_id: str,
+        status: ChatStatus,
+        *,
+        reason: str | None = None,
+        answer: str | None = None,
+    ) -> None:
+        await self.store.set_chat_status(chat_id, status, reason=reason, answer=answer)
+        for recent in self._room(room_id).recent:
+            if recent.chat_id == chat_id:
+                recent.status, recent.answer = status, answer
+        if status == "skipped":
+            await self._count_skip(room_id, chat_id, reason or "unspecified")
+        else:
+            await self.bus.publish(ChatAccepted(room_id=room_id, chat_id=chat_id, status=status))
+
+    async def _count_skip(self, room_id: str, chat_id: str, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        await self.bus.publish(ChatSkipped(room_id=room_id, chat_id=chat_id, reason=reason))

@@ -1,0 +1,153 @@
+"""The room WebSocket: token auth, per-role checks on each message, and event fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from assistant.bus import Subscription
+from assistant.errors import AssistantError, BadMessage, Forbidden, NotFound, TooLarge
+from assistant.events import (
+    AudioChunk,
+    Chat,
+    Engagement,
+    Error,
+    Event,
+    Frame,
+    Role,
+    new_id,
+    parse_event,
+    types_for,
+)
+from assistant.frames import check_frame
+from assistant.runtime import Runtime
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+# Display names a viewer may not take, so nobody can pass as the bot or the host in chat.
+_RESERVED_NAMES = ("bot", "host", "admin", "官方", "客服", "主播", "助手", "小助理", "机器人")
+
+
+class Connection:
+    def __init__(self, ws: WebSocket, rt: Runtime, room_id: str, role: Role) -> None:
+        self.ws = ws
+        self.rt = rt
+        self.room_id = room_id
+        self.role = role
+        self.user_id: str | None = ws.query_params.get("user")
+        self.settings = rt.services.settings.ws
+
+    async def send_event(self, event: Event) -> None:
+        if isinstance(event, AudioChunk):
+            header = event.model_dump_json(exclude={"data"})
+            await self.ws.send_text(header)
+            await self.ws.send_bytes(event.data)
+            return
+        await self.ws.send_text(event.model_dump_json())
+
+    async def send_error(self, exc: AssistantError, ref: str | None = None) -> None:
+        self.rt.metrics.rejected.labels(exc.code).inc()
+        error = Error(
+            room_id=self.room_id, code=exc.code, message=exc.message, ref=ref, details=exc.details
+        )
+        await self.ws.send_text(error.model_dump_json())
+
+    async def pump(self, sub: Subscription) -> None:
+        async for event in sub:
+            if event.visible_to(self.role, self.user_id):
+                await self.send_event(event)
+        if sub.close_reason == "slow_consumer":
+            await self.ws.close(code=1013, reason="slow consumer")
+
+    async def handle(self, message: MutableMapping[str, Any]) -> None:
+        if message.get("bytes") is not None:
+            await self.handle_frame(message["bytes"])
+            return
+        text: str = message.get("text") or ""
+        if len(text.encode()) > self.settings.max_text_bytes:
+            raise TooLarge(f"message larger than {self.settings.max_text_bytes} bytes")
+        try:
+            event = parse_event(text)
+        except ValidationError as exc:
+            details: list[dict[str, object]] = [
+                {"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()[:10]
+            ]
+            raise BadMessage("malformed or unknown message", details=details) from exc
+        if self.role not in type(event).senders:
+            raise Forbidden(f"a {self.role} may not send {event.type!r}")
+        stamped = {"room_id": self.room_id, "ts": time.time()}
+        if isinstance(event, Chat | Engagement):
+            self.check_user(event)
+            stamped["id"] = new_id()
+        if isinstance(event, Chat):
+            stamped["role"] = self.role
+            started = time.perf_counter()
+            accepted = await self.rt.triage.ingest(event.model_copy(update=stamped))
+            await self.ws.send_text(accepted.model_dump_json())
+            self.rt.metrics.chat_ingest.observe(time.perf_counter() - started)
+            return
+        await self.rt.services.bus.publish(event.model_copy(update=stamped))
+
+    def check_user(self, event: Chat | Engagement) -> None:
+        if self.role != "viewer":
+            return
+        name = event.user.name.casefold()
+        if any(reserved in name for reserved in _RESERVED_NAMES):
+            raise Forbidden("that display name is reserved for staff and the bot")
+        if self.user_id is None:
+            self.user_id = event.user.id
+        elif event.user.id != self.user_id:
+            raise Forbidden("a connection speaks for one viewer only")
+
+    async def handle_frame(self, data: bytes) -> None:
+        if self.role != "host":
+            raise Forbidden("only the host may send frames")
+        frame = Frame(room_id=self.room_id, data=check_frame(data, self.settings.max_frame_bytes))
+        await self.rt.services.bus.publish(frame)
+
+
+@router.websocket("/v1/rooms/{room_id}/ws")
+async def room_socket(websocket: WebSocket, room_id: str, token: str = "") -> None:
+    rt: Runtime = websocket.app.state.runtime
+    await websocket.accept()
+    try:
+        await rt.services.store.room(room_id)
+    except NotFound:
+        await websocket.close(code=4404, reason="unknown room")
+        return
+    role = await rt.services.store.role_for(room_id, token) if token else None
+    if role is None:
+        await websocket.close(code=4401, reason="invalid token")
+        return
+    conn = Connection(websocket, rt, room_id, role)
+    sub = await rt.services.bus.subscribe(
+        room_id, types_for(role), maxsize=rt.services.settings.ws.send_queue
+    )
+    gauge = rt.metrics.connections.labels(role)
+    gauge.inc()
+    pump = asyncio.create_task(conn.pump(sub), name=f"ws-pump-{room_id}")
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            try:
+                await conn.handle(message)
+            except AssistantError as exc:
+                await conn.send_error(exc)
+    except (WebSocketDisconnect, RuntimeError):
+        log.debug("client left room %s", room_id)
+    finally:
+        gauge.dec()
+        sub.close()
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump

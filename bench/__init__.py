@@ -1,0 +1,1 @@
+"""Benchmarks: each module writes JSON under bench/results/ and prints ratios to a baseline."""

@@ -1,0 +1,62 @@
+"""Shared benchmark plumbing: timing stats, result files and a service run in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def write_result(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "cpus": os.cpu_count(), **payload}
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    print(f"wrote {path}")
+    return path
+
+
+@asynccontextmanager
+async def subprocess_service(
+    args: list[str], port: int, env: dict[str, str], ready_path: str = "/healthz"
+) -> AsyncIterator[str]:
+    """Run ``python args...`` in its own process (its own core) and wait until it answers."""
+    proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(200):
+                if proc.poll() is not None:
+                    raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "died")
+                try:
+                    await http.get(url + ready_path, timeout=0.5)
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

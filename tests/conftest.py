@@ -1,0 +1,69 @@
+"""Shared fixtures: settings on a temp store, a running app, and a room with its tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from assistant.rooms import RoomCreated
+from assistant.settings import BusSettings, ServerSettings, Settings, StoreSettings
+from tests.server import serve
+
+ADMIN = "test-admin-token"
+DEMO_CATALOG = Path(__file__).resolve().parent.parent / "data" / "demo_catalog.json"
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    base: dict[str, object] = {
+        "server": ServerSettings(admin_token=SecretStr(ADMIN), demo_catalog=None),
+        "store": StoreSettings(path=tmp_path / "lca.sqlite3"),
+        "bus": BusSettings(backend="memory"),
+    }
+    base.update(overrides)
+    return Settings.model_validate(base)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def base_url(settings: Settings) -> AsyncIterator[str]:
+    async with serve(settings) as url:
+        yield url
+
+
+@pytest.fixture
+async def client(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        yield http
+
+
+async def create_room(http: httpx.AsyncClient, **spec: str) -> RoomCreated:
+    body = {"title": "测试直播间", **spec}
+    resp = await http.post("/v1/rooms", json=body, headers={"Authorization": f"Bearer {ADMIN}"})
+    assert resp.status_code == 201, resp.text
+    return RoomCreated.model_validate(resp.json())
+
+
+@pytest.fixture
+async def room(client: httpx.AsyncClient) -> RoomCreated:
+    created = await create_room(client)
+    resp = await client.put(
+        f"/v1/rooms/{created.room_id}/catalog",
+        content=DEMO_CATALOG.read_bytes(),
+        headers={"Authorization": f"Bearer {created.tokens['host']}",
+                 "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 200, resp.text
+    return created
+
+
+def ws_url(base_url: str, room: RoomCreated, role: str, **params: str) -> str:
+    query = "&".join([f"token={room.tokens[role]}", *(f"{k}={v}" for k, v in params.items())])
+    return f"{base_url.replace('http', 'ws', 1)}/v1/rooms/{room.room_id}/ws?{query}"

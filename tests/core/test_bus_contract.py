@@ -1,0 +1,133 @@
+"""One contract for every bus backend: fan-out, filters, groups, latest-wins, backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from assistant.bus import EventBus, Subscription, SubscriptionClosed, create_bus
+from assistant.events import Chat, Event, Frame, HostSay, User
+from assistant.settings import BusSettings
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def bus(request: pytest.FixtureRequest) -> AsyncIterator[EventBus]:
+    settings = BusSettings(backend=request.param, redis_prefix=f"t{uuid.uuid4().hex[:8]}",
+                           queue_size=8, slow_consumer_timeout=0.3)
+    instance = create_bus(settings)
+    yield instance
+    await instance.close()
+
+
+def room() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def say(room_id: str, text: str) -> HostSay:
+    return HostSay(room_id=room_id, text=text)
+
+
+async def take(sub: Subscription, n: int, timeout: float = 3.0) -> list[Event]:
+    return [await asyncio.wait_for(sub.get(), timeout) for _ in range(n)]
+
+
+async def test_fan_out_in_order(bus: EventBus) -> None:
+    r = room()
+    subs = [await bus.subscribe(r) for _ in range(3)]
+    sent = [say(r, f"line {i}") for i in range(5)]
+    for event in sent:
+        await bus.publish(event)
+    for sub in subs:
+        assert [e.id for e in await take(sub, 5)] == [e.id for e in sent]
+
+
+async def test_rooms_are_isolated_and_types_filter(bus: EventBus) -> None:
+    a, b = room(), room()
+    only_chat = await bus.subscribe(a, ["chat"])
+    other_room = await bus.subscribe(b)
+    await bus.publish(say(a, "not for the chat filter"))
+    message = Chat(room_id=a, user=User(id="u", name="n"), text="hi")
+    await bus.publish(message)
+    assert [e.id for e in await take(only_chat, 1)] == [message.id]
+    with pytest.raises(TimeoutError):
+        await take(other_room, 1, timeout=0.4)
+
+
+async def test_group_delivers_each_event_once(bus: EventBus) -> None:
+    r = room()
+    workers = [await bus.subscribe(r, group="work") for _ in range(2)]
+    watcher = await bus.subscribe(r)
+    sent = [say(r, str(i)) for i in range(6)]
+    for event in sent:
+        await bus.publish(event)
+    assert len(await take(watcher, 6)) == 6
+    got: list[str] = []
+    for _ in range(6):
+        done, _pending = await asyncio.wait(
+            [asyncio.ensure_future(w.get()) for w in workers], timeout=3,
+            return_when=asyncio.FIRST_COMPLETED)
+        for task in _pending:
+            task.cancel()
+        got.extend(t.result().id for t in done)
+    assert sorted(got) == sorted(e.id for e in sent)
+
+
+async def test_frames_latest_wins(bus: EventBus) -> None:
+    r = room()
+    sub = await bus.subscribe(r, ["frame"])
+    frames = [Frame(room_id=r, data=bytes([i]) * 10) for i in range(20)]
+    for frame in frames:
+        await bus.publish(frame)
+    await asyncio.sleep(0.5)
+    latest = await take(sub, 1)
+    assert latest[0].id == frames[-1].id
+    assert sub.depth() == 0
+
+
+async def test_lossless_backpressure_never_drops_silently(bus: EventBus) -> None:
+    r = room()
+    slow = await bus.subscribe(r, maxsize=2)
+    fast = await bus.subscribe(r)
+    sent = [say(r, str(i)) for i in range(6)]
+    for event in sent:
+        await bus.publish(event)
+    assert [e.id for e in await take(fast, 6)] == [e.id for e in sent]
+    await asyncio.sleep(0.5)
+    delivered = []
+    with pytest.raises(SubscriptionClosed, match="slow_consumer"):
+        while True:
+            delivered.append((await asyncio.wait_for(slow.get(), 1)).id)
+    assert delivered == [e.id for e in sent[: len(delivered)]]
+
+
+async def test_raising_handler_is_logged_and_bus_goes_on(
+    bus: EventBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    r = room()
+    seen: list[str] = []
+
+    async def handler(event: Event) -> None:
+        if isinstance(event, HostSay) and event.text == "boom":
+            raise ValueError("subscriber bug")
+        seen.append(event.id)
+
+    await bus.on(r, handler)
+    with caplog.at_level(logging.ERROR):
+        await bus.publish(say(r, "boom"))
+        ok = say(r, "fine")
+        await bus.publish(ok)
+        for _ in range(50):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+    assert seen == [ok.id]
+    assert "subscriber failed" in caplog.text
+
+
+async def test_publish_needs_room(bus: EventBus) -> None:
+    with pytest.raises(ValueError, match="room_id"):
+        await bus.publish(HostSay(text="x"))

@@ -1,0 +1,41 @@
+"""Two app instances share one room through Redis Streams."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.events import Chat
+from assistant.settings import BusSettings
+from tests.conftest import DEMO_CATALOG, create_room, make_settings, ws_url
+from tests.server import serve
+from tests.wsclient import room_client
+
+pytestmark = pytest.mark.redis
+
+
+async def test_chat_on_a_reaches_viewer_on_b(tmp_path: Path) -> None:
+    bus = BusSettings(backend="redis", redis_prefix=f"t{uuid.uuid4().hex[:8]}")
+    settings = make_settings(tmp_path, bus=bus)
+    async with serve(settings) as url_a, serve(settings) as url_b:
+        async with httpx.AsyncClient(base_url=url_a) as http:
+            room = await create_room(http)
+            resp = await http.put(
+                f"/v1/rooms/{room.room_id}/catalog", json=json.loads(DEMO_CATALOG.read_text(encoding="utf-8")),
+                headers={"Authorization": f"Bearer {room.tokens['host']}"},
+            )
+            assert resp.status_code == 200
+        async with (
+            room_client(ws_url(url_b, room, "viewer", user="on-b")) as viewer_b,
+            room_client(ws_url(url_a, room, "viewer")) as viewer_a,
+        ):
+            await viewer_a.chat("在B实例也能看到吗？", user_id="on-a")
+            seen = await viewer_b.expect("chat")
+            assert isinstance(seen, Chat)
+            assert (seen.text, seen.user.id) == ("在B实例也能看到吗？", "on-a")
+            accepted = await viewer_a.expect("chat.accepted")
+            assert accepted.model_dump()["chat_id"] == seen.id

@@ -1,0 +1,133 @@
+"""Chat triage: priority ordering, dedupe links, spam and backlog skips, all persisted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from assistant.bus.memory import MemoryBus
+from assistant.errors import RateLimited
+from assistant.events import Answer, Chat, ChatSkipped, User
+from assistant.settings import TriageSettings
+from assistant.store import Store
+from assistant.triage import Triage
+
+ROOM = "r1"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = Store(tmp_path / "t.sqlite3")
+    yield store
+    store.close()
+
+
+def make(store: Store, **overrides: float) -> tuple[Triage, MemoryBus]:
+    bus = MemoryBus()
+    settings = TriageSettings(**{"rate_per_minute": 600, "burst": 50, **overrides})
+    return Triage(settings, store, bus), bus
+
+
+def chat(text: str, user: str = "u1", ts: float | None = None) -> Chat:
+    message = Chat(room_id=ROOM, user=User(id=user, name=user), text=text)
+    return message if ts is None else message.model_copy(update={"ts": ts})
+
+
+async def test_buying_intent_outranks_greetings(store: Store) -> None:
+    triage, _ = make(store)
+    texts = ["主播晚上好", "哈哈哈哈", "这个怎么下单？", "M码适合多重的人", "今天天气不错"]
+    for i, text in enumerate(texts):
+        await triage.ingest(chat(text, user=f"u{i}"))
+    order = [(await triage.next(ROOM)).chat.text for _ in texts]
+    assert order[0] == "这个怎么下单？"
+    assert order[1] == "M码适合多重的人"
+    assert set(order[-2:]) == {"主播晚上好", "哈哈哈哈"}
+
+
+async def test_equal_priority_is_first_come_first_served(store: Store) -> None:
+    triage, _ = make(store)
+    for i in range(3):
+        await triage.ingest(chat(f"{i}号链接多少钱", user=f"u{i}", ts=1000.0 + i))
+    assert [(await triage.next(ROOM)).chat.text for _ in range(3)] == [
+        "0号链接多少钱", "1号链接多少钱", "2号链接多少钱"]
+
+
+async def test_spam_is_skipped_with_reason(store: Store) -> None:
+    triage, bus = make(store)
+    sub = await bus.subscribe(ROOM, ["chat.skipped"])
+    accepted = await triage.ingest(chat("加微信 abc123 低价代购"))
+    assert accepted.status == "skipped" and accepted.reason == "spam"
+    skipped = await asyncio.wait_for(sub.get(), 1)
+    assert isinstance(skipped, ChatSkipped) and skipped.reason == "spam"
+    [record] = await store.chats(ROOM)
+    assert (record.status, record.reason) == ("skipped", "spam")
+    assert triage.skipped["spam"] == 1
+
+
+async def test_near_duplicates_link_to_first(store: Store) -> None:
+    triage, bus = make(store)
+    first = await triage.ingest(chat("这个保温杯多少钱？", user="a"))
+    dup = await triage.ingest(chat("这个保温杯多少钱啊", user="b"))
+    other = await triage.ingest(chat("羽绒服有XL码吗", user="c"))
+    assert dup.dup_of == first.chat_id
+    assert other.dup_of is None
+    assert {(await triage.next(ROOM)).chat.id for _ in range(2)} == {first.chat_id, other.chat_id}
+    await triage.resolve(ROOM, first.chat_id, "answered", answer="129元")
+    records = {r.chat.id: r for r in await store.chats(ROOM)}
+    assert records[dup.chat_id].status == "answered"
+    assert records[dup.chat_id].answer == "129元"
+    answers = await bus.subscribe(ROOM, ["answer"])
+    late = await triage.ingest(chat("这个保温杯多少钱?", user="d"))
+    assert late.status == "answered"
+    answer = await asyncio.wait_for(answers.get(), 1)
+    assert isinstance(answer, Answer) and answer.user_ids == ["d"] and answer.text == "129元"
+
+
+async def test_duplicates_expire_after_window(store: Store) -> None:
+    triage, _ = make(store, dedupe_window_s=0.05)
+    await triage.ingest(chat("发什么快递", user="a"))
+    await asyncio.sleep(0.1)
+    again = await triage.ingest(chat("发什么快递", user="b"))
+    assert again.dup_of is None
+
+
+async def test_full_backlog_skips_lowest_and_oldest(store: Store) -> None:
+    triage, _ = make(store, backlog_size=3)
+    low_old = await triage.ingest(chat("主播好呀", user="a", ts=1.0))
+    low_new = await triage.ingest(chat("大家晚上好", user="b", ts=2.0))
+    await triage.ingest(chat("多少钱一件", user="c", ts=3.0))
+    urgent = await triage.ingest(chat("怎么下单呀", user="d", ts=4.0))
+    statuses = {r.chat.id: (r.status, r.reason) for r in await store.chats(ROOM)}
+    assert statuses[low_old.chat_id] == ("skipped", "backlog")
+    assert statuses[low_new.chat_id] == ("queued", None)
+    assert statuses[urgent.chat_id] == ("queued", None)
+    greeting = await triage.ingest(chat("哈哈哈", user="e", ts=5.0))
+    statuses = {r.chat.id: (r.status, r.reason) for r in await store.chats(ROOM)}
+    assert statuses[greeting.chat_id] in {("skipped", "backlog"), ("queued", None)}
+    assert sum(1 for s in statuses.values() if s == ("skipped", "backlog")) == 2
+    assert triage.backlog_sizes()[ROOM] == 3
+    assert triage.skipped["backlog"] == 2
+
+
+async def test_rate_limit_per_viewer(store: Store) -> None:
+    triage, _ = make(store, rate_per_minute=1, burst=2)
+    await triage.ingest(chat("一号多少钱", user="a"))
+    await triage.ingest(chat("二号多少钱", user="a"))
+    with pytest.raises(RateLimited):
+        await triage.ingest(chat("三号多少钱", user="a"))
+    await triage.ingest(chat("三号多少钱", user="b"))
+    assert len(await store.chats(ROOM)) == 3
+
+
+async def test_restore_brings_back_queued(store: Store) -> None:
+    triage, _ = make(store)
+    ids = {(await triage.ingest(chat(text, user=u))).chat_id for text, u in
+           [("尺码偏大吗", "a"), ("怎么下单", "b")]}
+    answered = (await triage.next(ROOM)).chat.id
+    await triage.resolve(ROOM, answered, "answered", answer="ok")
+    fresh, _ = make(store)
+    assert await fresh.restore(ROOM) == 1
+    assert (await fresh.next(ROOM)).chat.id == (ids - {answered}).pop()

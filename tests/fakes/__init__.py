@@ -1,0 +1,1 @@
+"""Fakes for testing code that talks to other parts; never used by the product."""
