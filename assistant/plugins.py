@@ -76,7 +76,10 @@ class CapabilityFactory(Protocol):
 
 
 # Import paths, so a capability's heavy dependencies load only when the settings enable it.
-CAPABILITIES: dict[str, tuple[str, str]] = {}
+CAPABILITIES: dict[str, tuple[str, str]] = {
+    "vision": ("vision.capability", "vision"),
+    "recommend": ("recommend.capability", "recommend"),
+}
 
 
 def load_capability(name: str, services: Services) -> Capability:

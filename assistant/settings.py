@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recommend.settings import RecommendSettings
+from vision.settings import VisionSettings
+
 
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
@@ -61,3 +64,5 @@ class Settings(BaseSettings):
     triage: TriageSettings = TriageSettings()
     model_dir: Path = Path("~/.cache/live-commerce").expanduser()
     capabilities: list[str] = Field(default_factory=list)
+    vision: VisionSettings = VisionSettings()
+    recommend: RecommendSettings = RecommendSettings()

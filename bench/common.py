@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -31,8 +30,12 @@ def median(values: list[float]) -> float:
 def write_result(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "cpus": os.cpu_count(), **payload}
+    payload = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpus": os.cpu_count(),
+        **payload,
+    }
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
     print(f"wrote {path}")
     return path
@@ -43,14 +46,19 @@ async def subprocess_service(
     args: list[str], port: int, env: dict[str, str], ready_path: str = "/healthz"
 ) -> AsyncIterator[str]:
     """Run ``python args...`` in its own process (its own core) and wait until it answers."""
-    proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as http:
             for _ in range(200):
-                if proc.poll() is not None:
-                    raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "died")
+                if proc.returncode is not None:
+                    raise RuntimeError((await proc.stderr.read()).decode() if proc.stderr else "")
                 try:
                     await http.get(url + ready_path, timeout=0.5)
                     break
@@ -59,4 +67,4 @@ async def subprocess_service(
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        await asyncio.wait_for(proc.wait(), 10)

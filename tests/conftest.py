@@ -9,6 +9,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from assistant.events import Role
 from assistant.rooms import RoomCreated
 from assistant.settings import BusSettings, ServerSettings, Settings, StoreSettings
 from tests.server import serve
@@ -57,13 +58,15 @@ async def room(client: httpx.AsyncClient) -> RoomCreated:
     resp = await client.put(
         f"/v1/rooms/{created.room_id}/catalog",
         content=DEMO_CATALOG.read_bytes(),
-        headers={"Authorization": f"Bearer {created.tokens['host']}",
-                 "Content-Type": "application/json"},
+        headers={
+            "Authorization": f"Bearer {created.tokens['host']}",
+            "Content-Type": "application/json",
+        },
     )
     assert resp.status_code == 200, resp.text
     return created
 
 
-def ws_url(base_url: str, room: RoomCreated, role: str, **params: str) -> str:
+def ws_url(base_url: str, room: RoomCreated, role: Role, **params: str) -> str:
     query = "&".join([f"token={room.tokens[role]}", *(f"{k}={v}" for k, v in params.items())])
     return f"{base_url.replace('http', 'ws', 1)}/v1/rooms/{room.room_id}/ws?{query}"

@@ -25,8 +25,12 @@ async def serve(settings: Settings) -> AsyncIterator[str]:
     """Yield the base URL (http://127.0.0.1:PORT) of a running instance; stop it on exit."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-        ws="websockets-sansio", ws_max_size=settings.ws.protocol_limit,
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_max_size=settings.ws.protocol_limit,
         lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -47,6 +47,7 @@ class RedisBus(EventBus):
         self._positions: dict[str, str] = {}
         self._fanout: asyncio.Task[None] | None = None
         self._group_readers: dict[str, asyncio.Task[None]] = {}
+        self._closing = False
 
     def _keys(self, room_id: str) -> tuple[str, str]:
         base = f"{self._prefix}:room:{room_id}"
@@ -90,6 +91,9 @@ class RedisBus(EventBus):
         return task
 
     async def close(self) -> None:
+        # redis-py can turn a cancelled blocking read into a connection error, which the read
+        # loops retry; the flag makes them exit whichever way the cancellation surfaces.
+        self._closing = True
         await super().close()
         await self._redis.aclose()
 
@@ -102,7 +106,7 @@ class RedisBus(EventBus):
             return None
 
     async def _fan_out_loop(self) -> None:
-        while True:
+        while not self._closing:
             if not self._positions:
                 await asyncio.sleep(self._block_ms / 1000)
                 continue
@@ -125,7 +129,7 @@ class RedisBus(EventBus):
                         await self._fan_out(event)
 
     async def _group_loop(self, group: str) -> None:
-        while True:
+        while not self._closing:
             rooms = [room for room in self.rooms() if group in self._groups(room)]
             if not rooms:
                 await asyncio.sleep(self._block_ms / 1000)

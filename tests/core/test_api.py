@@ -35,8 +35,9 @@ async def test_create_room_needs_admin(client: httpx.AsyncClient) -> None:
 
 
 async def test_create_room_rejects_bad_spec(client: httpx.AsyncClient) -> None:
-    resp = await client.post("/v1/rooms", json={"title": "x", "mode": "karaoke"},
-                             headers=auth(ADMIN))
+    resp = await client.post(
+        "/v1/rooms", json={"title": "x", "mode": "karaoke"}, headers=auth(ADMIN)
+    )
     assert resp.status_code == 422
     assert resp.json()["code"] == "bad_input"
     assert any("mode" in d["loc"] for d in resp.json()["details"])
@@ -95,7 +96,11 @@ async def test_bad_catalog_is_rejected_whole(client: httpx.AsyncClient, room: Ro
 
 async def test_metrics_exposed(client: httpx.AsyncClient, room: RoomCreated) -> None:
     text = (await client.get("/metrics")).text
-    for name in ("lca_ws_connections", "lca_events_total", "lca_chat_backlog",
-                 "lca_chat_ingest_seconds"):
+    for name in (
+        "lca_ws_connections",
+        "lca_events_total",
+        "lca_chat_backlog",
+        "lca_chat_ingest_seconds",
+    ):
         assert name in text
     assert 'lca_events_total{type="catalog.updated"} 1.0' in text

@@ -25,7 +25,8 @@ async def test_chat_on_a_reaches_viewer_on_b(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=url_a) as http:
             room = await create_room(http)
             resp = await http.put(
-                f"/v1/rooms/{room.room_id}/catalog", json=json.loads(DEMO_CATALOG.read_text(encoding="utf-8")),
+                f"/v1/rooms/{room.room_id}/catalog",
+                json=json.loads(DEMO_CATALOG.read_text(encoding="utf-8")),
                 headers={"Authorization": f"Bearer {room.tokens['host']}"},
             )
             assert resp.status_code == 200

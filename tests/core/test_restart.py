@@ -11,13 +11,17 @@ from tests.wsclient import room_client
 
 
 async def test_room_catalog_and_queued_chat_survive(settings: Settings) -> None:
-    catalog = {"products": [{"sku": "CUP-1", "title": "保温杯", "price": 59.9, "stock": 3,
-                             "category": "home"}]}
+    catalog = {
+        "products": [
+            {"sku": "CUP-1", "title": "保温杯", "price": 59.9, "stock": 3, "category": "home"}
+        ]
+    }
     async with serve(settings) as url, httpx.AsyncClient(base_url=url) as http:
         room = await create_room(http)
         host = {"Authorization": f"Bearer {room.tokens['host']}"}
-        assert (await http.put(f"/v1/rooms/{room.room_id}/catalog", json=catalog,
-                               headers=host)).status_code == 200
+        assert (
+            await http.put(f"/v1/rooms/{room.room_id}/catalog", json=catalog, headers=host)
+        ).status_code == 200
         async with room_client(ws_url(url, room, "viewer")) as viewer:
             await viewer.chat("保温杯能装开水吗？")
             accepted = await viewer.expect("chat.accepted")

@@ -52,7 +52,10 @@ async def test_equal_priority_is_first_come_first_served(store: Store) -> None:
     for i in range(3):
         await triage.ingest(chat(f"{i}号链接多少钱", user=f"u{i}", ts=1000.0 + i))
     assert [(await triage.next(ROOM)).chat.text for _ in range(3)] == [
-        "0号链接多少钱", "1号链接多少钱", "2号链接多少钱"]
+        "0号链接多少钱",
+        "1号链接多少钱",
+        "2号链接多少钱",
+    ]
 
 
 async def test_spam_is_skipped_with_reason(store: Store) -> None:
@@ -124,8 +127,10 @@ async def test_rate_limit_per_viewer(store: Store) -> None:
 
 async def test_restore_brings_back_queued(store: Store) -> None:
     triage, _ = make(store)
-    ids = {(await triage.ingest(chat(text, user=u))).chat_id for text, u in
-           [("尺码偏大吗", "a"), ("怎么下单", "b")]}
+    ids = {
+        (await triage.ingest(chat(text, user=u))).chat_id
+        for text, u in [("尺码偏大吗", "a"), ("怎么下单", "b")]
+    }
     answered = (await triage.next(ROOM)).chat.id
     await triage.resolve(ROOM, answered, "answered", answer="ok")
     fresh, _ = make(store)

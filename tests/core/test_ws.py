@@ -9,7 +9,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from assistant.events import ChatAccepted, Error
+from assistant.events import ChatAccepted, Error, Role
 from assistant.rooms import RoomCreated
 from tests.conftest import ws_url
 from tests.wsclient import RoomClient, room_client
@@ -45,26 +45,44 @@ async def test_bad_token_and_unknown_room(base_url: str, room: RoomCreated) -> N
         ("viewer", {"type": "host.say", "text": "hi"}),
         ("viewer", {"type": "answer", "chat_id": "c", "text": "the cup is free"}),
         ("viewer", {"type": "recommendation", "target_user": "v2", "query": "q", "items": []}),
-        ("viewer", {"type": "vision.update", "frame_id": "f", "width": 1, "height": 1,
-                    "stage": {"sku": None, "confidence": 0}}),
+        (
+            "viewer",
+            {
+                "type": "vision.update",
+                "frame_id": "f",
+                "width": 1,
+                "height": 1,
+                "stage": {"sku": None, "confidence": 0},
+            },
+        ),
         ("anchor", {"type": "script.request"}),
         ("anchor", {"type": "stage.set", "sku": "X"}),
         ("anchor", {"type": "engagement", "user": {"id": "a", "name": "a"}, "sku": "X"}),
         ("host", {"type": "answer", "chat_id": "c", "text": "x"}),
         ("host", {"type": "catalog.updated", "products": []}),
         ("host", {"type": "frame", "data": "AAAA"}),
-        ("host", {"type": "audio.chunk", "seq": 1, "utterance_id": "u", "text": "t",
-                  "sample_rate": 1, "data": "AAAA"}),
+        (
+            "host",
+            {
+                "type": "audio.chunk",
+                "seq": 1,
+                "utterance_id": "u",
+                "text": "t",
+                "sample_rate": 1,
+                "data": "AAAA",
+            },
+        ),
     ],
 )
 async def test_forbidden_per_role(
-    base_url: str, room: RoomCreated, role: str, message: dict[str, object]
+    base_url: str, room: RoomCreated, role: Role, message: dict[str, object]
 ) -> None:
     async with room_client(ws_url(base_url, room, role)) as client:
         await client.send(message)
         assert await error_code(client) == "forbidden"
         await client.chat("连接还在吗？", user_id=f"{role}-1", name="小李")
-        assert isinstance(await client.expect("chat"), object)
+        echoed = await client.expect("chat")
+        assert echoed.model_dump()["text"] == "连接还在吗？"
 
 
 async def test_viewer_cannot_push_frames(base_url: str, room: RoomCreated) -> None:
@@ -125,8 +143,14 @@ async def test_role_is_set_by_server(base_url: str, room: RoomCreated) -> None:
         room_client(ws_url(base_url, room, "viewer")) as viewer,
         room_client(ws_url(base_url, room, "viewer", user="v9")) as other,
     ):
-        await viewer.send({"type": "chat", "user": {"id": "v1", "name": "小王"},
-                           "text": "这个多少钱", "role": "host"})
+        await viewer.send(
+            {
+                "type": "chat",
+                "user": {"id": "v1", "name": "小王"},
+                "text": "这个多少钱",
+                "role": "host",
+            }
+        )
         accepted = await viewer.expect("chat.accepted")
         assert isinstance(accepted, ChatAccepted) and accepted.status == "queued"
         seen = await other.expect("chat")

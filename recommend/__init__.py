@@ -1,0 +1,1 @@
+"""Product recommendations from chat, the stage product and viewer engagement (FAISS)."""

@@ -1,0 +1,1 @@
+"""Vision: PAI-compatible image models and the live per-room frame pipeline."""
