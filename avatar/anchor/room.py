@@ -1,0 +1,306 @@
+"""One anchor room: bus events in, a paced, never-silent stream of AudioChunk + Subtitle out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from assistant.events import (
+    Answer,
+    AudioChunk,
+    CatalogUpdated,
+    Event,
+    HostSay,
+    ScheduleSet,
+    Script,
+    ScriptRequest,
+    Subtitle,
+)
+from avatar.anchor.fillers import Fillers
+from avatar.anchor.playlist import Playlist
+from avatar.anchor.queue import SpeechQueue, Utterance
+from avatar.errors import AvatarError
+from avatar.text import split_sentences
+
+if TYPE_CHECKING:
+    from assistant.bus import EventBus
+    from assistant.bus.base import Subscription
+    from assistant.plugins import RoomInfo
+    from assistant.store import Store
+    from avatar.gate import Gate
+    from avatar.metrics import AvatarMetrics
+    from avatar.settings import AvatarSettings
+    from avatar.tts import TTS
+
+log = logging.getLogger(__name__)
+STATE_KEY = "anchor"
+SEQ_RESUME_GAP = 1_000
+EVENT_TYPES = ("script", "answer", "host.say", "schedule.set", "catalog.updated")
+
+
+class AnchorRoom:
+    """Owns three tasks: the speaker (paces audio), the script fetcher and the persister."""
+
+    def __init__(
+        self,
+        room: RoomInfo,
+        *,
+        bus: EventBus,
+        store: Store,
+        tts: TTS,
+        settings: AvatarSettings,
+        metrics: AvatarMetrics,
+        gate: Gate,
+        lines: list[str],
+    ) -> None:
+        self.room_id = room.room_id
+        self.language: Any = room.language if room.language in ("zh", "en") else "zh"
+        self.bus, self.store, self.tts, self.settings = bus, store, tts, settings
+        self.metrics, self.gate = metrics, gate
+        self.playlist = Playlist([p.sku for p in room.catalog.products])
+        self.fillers = Fillers(lines, settings.script_cache)
+        self._lines = lines
+        self.queue = SpeechQueue(settings.max_pending)
+        self.seq = 0
+        self.current: Utterance | None = None
+        self.last_script: str | None = None
+        self.last_was_filler, self.spoken = True, 0
+        self._play_end, self._started = 0.0, False
+        self._pending: dict[str, asyncio.Future[Script]] = {}
+        self._need_script = asyncio.Event()
+        self._dirty = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sub: Subscription | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        state = await self.store.state(self.room_id, STATE_KEY)
+        if state:
+            self._restore(state)
+        self._sub = await self.bus.on(self.room_id, self._on_event, EVENT_TYPES)
+        self._need_script.set()
+        jobs = {
+            "speaker": self._speaker(),
+            "scripts": self._scripts(),
+            "persist": self._persister(),
+        }
+        for name, coro in jobs.items():
+            self._tasks.append(asyncio.create_task(coro, name=f"anchor-{name}-{self.room_id}"))
+
+    async def close(self, *, persist: bool = True) -> None:
+        """Stop every task; ``persist=False`` leaves the store as a crash would."""
+        if self._sub is not None:
+            self._sub.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if persist:
+            await self._persist()
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        # seq jumps ahead so chunks sent after the last persist are never numbered twice
+        self.seq = int(state.get("seq", 0)) + SEQ_RESUME_GAP
+        self.spoken = int(state.get("spoken", 0))
+        self.last_script = state.get("last_script")
+        self.playlist = Playlist(self.playlist.catalog, state.get("playlist"))
+        self.fillers = Fillers(self._lines, self.settings.script_cache, state.get("fillers"))
+        now = asyncio.get_running_loop().time()
+        for raw in state.get("queue", []):
+            self.queue.push(self._stamp(Utterance.model_validate(raw), now))
+        if state.get("current"):
+            current = Utterance.model_validate(state["current"])
+            self.queue.push(self._stamp(current, now), front=True)
+        log.info("anchor room %s resumed: %d queued", self.room_id, len(self.queue))
+
+    def _stamp(self, utt: Utterance, now: float) -> Utterance:
+        deadline = now + self.settings.answer_deadline_s if utt.kind == "answer" else None
+        return utt.model_copy(update={"received": now, "deadline": deadline})
+
+    def snapshot(self) -> dict[str, Any]:
+        current = self.current
+        return {
+            "seq": self.seq,
+            "spoken": self.spoken,
+            "last_script": self.last_script,
+            "playlist": self.playlist.dump(),
+            "fillers": self.fillers.dump(),
+            "queue": self.queue.dump(),
+            "current": current.model_dump(mode="json", exclude={"received", "deadline"})
+            if current is not None and current.kind != "filler"
+            else None,
+        }
+
+    async def _persist(self) -> None:
+        try:
+            await self.store.put_state(self.room_id, STATE_KEY, self.snapshot())
+        except Exception:
+            log.exception("anchor room %s: could not persist its state", self.room_id)
+
+    async def _persister(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            await self._persist()
+            await asyncio.sleep(self.settings.persist_interval_s)
+
+    # -- input ---------------------------------------------------------------------------------
+
+    async def _on_event(self, event: Event) -> None:
+        now = asyncio.get_running_loop().time()
+        if isinstance(event, Script):
+            future = self._pending.get(event.request_id)
+            if future is not None and not future.done():
+                future.set_result(event)
+            return
+        if isinstance(event, Answer):
+            self._enqueue("answer", event.id, event.text, now, sku=event.sku)
+        elif isinstance(event, HostSay):
+            self._enqueue("host", event.id, self.gate.rewrite(event.text), now)
+        elif isinstance(event, ScheduleSet):
+            self.playlist.set_items(event.items)
+        elif isinstance(event, CatalogUpdated):
+            self.playlist.set_catalog([p.sku for p in event.products])
+        self._dirty.set()
+
+    def _enqueue(
+        self, kind: Any, source: str, text: str, now: float, sku: str | None = None
+    ) -> None:
+        for i, sentence in enumerate(split_sentences(text)):
+            utt = Utterance(kind=kind, source=source, index=i, text=sentence, sku=sku)
+            self.queue.push(self._stamp(utt, now))
+
+    async def _scripts(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._need_script.wait()
+            if self.queue.count("script") >= self.settings.low_watermark:
+                self._need_script.clear()
+                continue
+            sku = self.playlist.next()
+            if sku is None:  # empty catalog: fillers keep talking
+                self._need_script.clear()
+                await asyncio.sleep(self.settings.script_timeout_s / 4)
+                self._need_script.set()
+                continue
+            request = ScriptRequest(
+                room_id=self.room_id,
+                sku=sku,
+                style=self.settings.script_style,
+                seconds=self.settings.script_seconds,
+                language=self.language,
+            )
+            future: asyncio.Future[Script] = loop.create_future()
+            self._pending[request.id] = future
+            try:
+                await self.bus.publish(request)
+                script = await asyncio.wait_for(future, self.settings.script_timeout_s)
+            except TimeoutError:
+                self.metrics.script_timeouts.inc()
+                log.warning("anchor room %s: no script for %s in time", self.room_id, sku)
+                continue
+            finally:
+                self._pending.pop(request.id, None)
+            sentences = split_sentences(script.text)
+            self.fillers.remember(script.id, script.sku, sentences)
+            for i, sentence in enumerate(sentences):
+                self.queue.push(
+                    Utterance(kind="script", source=script.id, index=i, text=sentence, sku=sku)
+                )
+            self._dirty.set()
+
+    # -- output --------------------------------------------------------------------------------
+
+    def _take(self) -> Utterance:
+        utt = self.queue.pop()
+        if utt is not None:
+            if utt.kind == "script":
+                self.fillers.reset()
+            return utt
+        pick = self.fillers.next(self.last_script, self.last_was_filler)
+        self.metrics.fillers.labels("cache" if pick.kind == "script" else "line").inc()
+        kind: Any = pick.kind
+        return Utterance(kind=kind, source=pick.source, index=pick.index, text=pick.text)
+
+    async def _wait_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
+        wait = self._play_end - loop.time() - self.settings.lookahead_s
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def _account(self, duration: float, now: float) -> float:
+        """Advance the playout clock; returns when this audio starts playing for listeners."""
+        if self._started and now > self._play_end:
+            gap = now - self._play_end
+            self.metrics.gap.observe(gap)
+            if gap > self.settings.gap_limit_s:
+                self.metrics.gaps_over_limit.inc()
+                log.warning("anchor room %s fell silent for %.1fs", self.room_id, gap)
+        start = max(now, self._play_end)
+        self._play_end = start + duration
+        self._started = True
+        return start
+
+    async def _speaker(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wait_buffer(loop)
+            utt = self._take()
+            self.current = utt
+            await self._speak(utt, loop)
+            self.current = None
+            self.spoken += 1
+            if utt.kind == "script":
+                self.last_script, self.last_was_filler = utt.source, False
+            elif utt.kind == "filler":
+                self.last_was_filler = True
+            if self.queue.count("script") < self.settings.low_watermark:
+                self._need_script.set()
+            self._dirty.set()
+
+    async def _speak(self, utt: Utterance, loop: asyncio.AbstractEventLoop) -> None:
+        uid = f"{utt.uid}.{self.seq}"
+        began = loop.time()
+        first = True
+        try:
+            async for chunk in self.tts.synthesize(utt.text):
+                if first:
+                    self.metrics.first_audio.observe(loop.time() - began)
+                else:
+                    await self._wait_buffer(loop)
+                start = self._account(chunk.duration, loop.time())
+                if first:
+                    first = False
+                    self._answered(utt, start)
+                    await self.bus.publish(
+                        Subtitle(
+                            room_id=self.room_id, utterance_id=uid, text=utt.text, kind=utt.kind
+                        )
+                    )
+                await self.bus.publish(
+                    AudioChunk(
+                        room_id=self.room_id,
+                        seq=self.seq,
+                        utterance_id=uid,
+                        text=utt.text,
+                        sample_rate=chunk.sample_rate,
+                        data=chunk.data,
+                    )
+                )
+                self.seq += 1
+        except AvatarError as exc:
+            self.metrics.failures.inc()
+            log.warning("anchor room %s skipped %r: %s", self.room_id, utt.text[:40], exc.message)
+            await asyncio.sleep(0.05)  # a backend failing every line must not spin the loop
+            return
+        self.metrics.utterances.labels(utt.kind).inc()
+
+    def _answered(self, utt: Utterance, start: float) -> None:
+        if utt.kind != "answer" or utt.index != 0:
+            return
+        self.metrics.answer_latency.observe(start - utt.received)
+        if utt.deadline is not None and start > utt.deadline:
+            self.metrics.answers_late.inc()
+            late = start - utt.deadline
+            log.warning("anchor room %s spoke an answer %.1fs late", self.room_id, late)

@@ -1,0 +1,92 @@
+"""The avatar capability: runs an AnchorRoom for every room whose mode is "anchor"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from avatar.anchor.fillers import load_lines
+from avatar.anchor.room import AnchorRoom
+from avatar.gate import Gate
+from avatar.metrics import AvatarMetrics
+from avatar.settings import AvatarSettings
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from assistant.plugins import RoomInfo, Services
+    from avatar.tts import TTS
+
+log = logging.getLogger(__name__)
+
+
+class AvatarCapability:
+    name = "avatar"
+
+    def __init__(self, services: Services, *, tts: TTS | None = None) -> None:
+        self.services = services
+        configured = getattr(services.settings, "avatar", None)
+        self.settings = configured if isinstance(configured, AvatarSettings) else AvatarSettings()
+        self.metrics = AvatarMetrics(services.registry)
+        self._tts = tts
+        self._gate: Gate | None = None
+        self._lines: dict[str, list[str]] = {}
+        self.rooms: dict[str, AnchorRoom] = {}
+        self._lock = asyncio.Lock()
+
+    def router(self) -> APIRouter | None:
+        return None  # audio leaves as AudioChunk events; the lead's WS layer frames them
+
+    def tts(self) -> TTS:
+        if self._tts is None:
+            from avatar.tts import create_tts
+
+            self._tts = create_tts(self.settings)
+        return self._tts
+
+    def _filler_lines(self, language: str) -> list[str]:
+        if self._gate is None:
+            self._gate = Gate(self.settings.compliance_dir)
+        if language not in self._lines:
+            raw = load_lines(self.settings.fillers_path, language)
+            gated = [self._gate.rewrite(line) for line in raw]
+            self._lines[language] = [line for line in gated if line.strip()]
+        return self._lines[language]
+
+    async def open_room(self, room: RoomInfo) -> None:
+        if room.mode != "anchor":
+            return
+        async with self._lock:
+            if room.room_id in self.rooms:
+                return
+            lines = self._filler_lines(room.language)
+            assert self._gate is not None
+            anchor = AnchorRoom(
+                room,
+                bus=self.services.bus,
+                store=self.services.store,
+                tts=self.tts(),
+                settings=self.settings,
+                metrics=self.metrics,
+                gate=self._gate,
+                lines=lines,
+            )
+            await anchor.start()
+            self.rooms[room.room_id] = anchor
+            log.info("anchor loop started for room %s", room.room_id)
+
+    async def close_room(self, room_id: str) -> None:
+        anchor = self.rooms.pop(room_id, None)
+        if anchor is not None:
+            await anchor.close()
+
+    async def close(self) -> None:
+        for room_id in list(self.rooms):
+            await self.close_room(room_id)
+        if self._tts is not None:
+            await self._tts.close()
+
+
+def create(services: Services) -> AvatarCapability:
+    return AvatarCapability(services)

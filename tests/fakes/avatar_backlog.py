@@ -1,0 +1,25 @@
+"""A Backlog that never yields: the anchor reads answers from the bus, but Services needs one."""
+
+from __future__ import annotations
+
+import asyncio
+
+from assistant.events import ChatTriaged
+from assistant.store import ChatStatus
+
+
+class IdleBacklog:
+    async def next(self, room_id: str) -> ChatTriaged:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def resolve(
+        self,
+        room_id: str,
+        chat_id: str,
+        status: ChatStatus,
+        *,
+        reason: str | None = None,
+        answer: str | None = None,
+    ) -> None:
+        return None
