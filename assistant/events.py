@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, ClassVar, Literal, get_args
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
 from assistant.catalog import Product
 
@@ -33,6 +34,18 @@ class EventBase(BaseModel):
     senders: ClassVar[frozenset[Role]] = frozenset()
     audience: ClassVar[frozenset[Role]] = frozenset()
     lossy: ClassVar[bool] = False
+    _wire: str | None = PrivateAttr(default=None)
+
+    def wire(self) -> str:
+        """The event as JSON, serialised once however many clients receive it."""
+        if self._wire is None:
+            self._wire = self.model_dump_json()
+        return self._wire
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        copied._wire = None
+        return copied
 
     def visible_to(self, role: Role, user_id: str | None) -> bool:
         target: str | None = getattr(self, "target_user", None)

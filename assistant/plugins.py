@@ -79,6 +79,7 @@ class CapabilityFactory(Protocol):
 CAPABILITIES: dict[str, tuple[str, str]] = {
     "vision": ("vision.capability", "vision"),
     "recommend": ("recommend.capability", "recommend"),
+    "assistant": ("assistant.brain", "llm"),
     "avatar": ("avatar.capability", "avatar"),
 }
 

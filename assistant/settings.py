@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.llm.settings import AnswerSettings, ComplianceSettings, LLMSettings, ScriptSettings
 from avatar.settings import AvatarSettings
 from recommend.settings import RecommendSettings
 from vision.settings import VisionSettings
@@ -63,8 +64,14 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     ws: WsSettings = WsSettings()
     triage: TriageSettings = TriageSettings()
+    llm: LLMSettings = LLMSettings()
+    answers: AnswerSettings = AnswerSettings()
+    scripts: ScriptSettings = ScriptSettings()
+    compliance: ComplianceSettings = ComplianceSettings()
     model_dir: Path = Path("~/.cache/live-commerce").expanduser()
-    capabilities: list[str] = Field(default_factory=list)
+    capabilities: list[str] = Field(
+        default_factory=lambda: ["vision", "recommend", "assistant", "avatar"]
+    )
     vision: VisionSettings = VisionSettings()
     recommend: RecommendSettings = RecommendSettings()
     avatar: AvatarSettings = AvatarSettings()

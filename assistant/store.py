@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS state (
     room_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (room_id, key));
 """
 
+_INSERT_CHAT = (
+    "INSERT INTO chat (id, room_id, user_id, user_name, role, text, ts, status, reason,"
+    " dup_of, priority, intent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -74,6 +79,8 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._chat_rows: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._chat_writer: asyncio.Task[None] | None = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -153,9 +160,8 @@ class Store:
         priority: float = 0.0,
         intent: str | None = None,
     ) -> None:
-        await self._exec(
-            "INSERT INTO chat (id, room_id, user_id, user_name, role, text, ts, status, reason,"
-            " dup_of, priority, intent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        """Persist one chat line; returns once it is committed (lines commit in batches)."""
+        row = (
             chat.id,
             chat.room_id,
             chat.user.id,
@@ -169,6 +175,30 @@ class Store:
             priority,
             intent,
         )
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._chat_rows.append((row, done))
+        if self._chat_writer is None or self._chat_writer.done():
+            self._chat_writer = asyncio.create_task(self._write_chat(), name="sqlite-chat")
+        await done
+
+    async def _write_chat(self) -> None:
+        # Group commit: a flood of chat costs one transaction per batch, not one per line.
+        while self._chat_rows:
+            batch, self._chat_rows = self._chat_rows, []
+
+            try:
+                await self._run(self._insert_chats, [row for row, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for _, done in batch:
+                done.set_result(None)
+
+    def _insert_chats(self, rows: list[tuple[Any, ...]]) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(_INSERT_CHAT, rows)
 
     async def set_chat_status(
         self,

@@ -51,7 +51,7 @@ class Connection:
             await self.ws.send_text(header)
             await self.ws.send_bytes(event.data)
             return
-        await self.ws.send_text(event.model_dump_json())
+        await self.ws.send_text(event.wire())
 
     async def send_error(self, exc: AssistantError, ref: str | None = None) -> None:
         self.rt.metrics.rejected.labels(exc.code).inc()

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
 
 from assistant.bus import create_bus
 from assistant.events import HostSay
@@ -96,16 +97,21 @@ class Load:
         self.n_senders = senders
         self.latencies: list[float] = []
         self.received = 0
+        # Relative send times keep the text free of long digit runs, which triage reads as spam.
+        self.t0 = time.time()
+
+    def _record(self, raw: str | bytes, expect: int, done: asyncio.Event) -> None:
+        sent = self.t0 + float(json.loads(raw)["text"].split("@")[1])
+        self.latencies.append(time.time() - sent)
+        self.received += 1
+        if self.received >= expect:
+            done.set()
 
     async def _viewer(self, conn: ClientConnection, expect: int, done: asyncio.Event) -> None:
-        async for raw in conn:
-            if '"type":"chat"' not in str(raw).replace(" ", ""):
-                continue
-            text = json.loads(raw)["text"]
-            self.latencies.append(time.time() - float(text.split("@")[1]))
-            self.received += 1
-            if self.received >= expect:
-                done.set()
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in conn:
+                if '"type":"chat"' in str(raw).replace(" ", ""):
+                    self._record(raw, expect, done)
 
     async def run(self, messages: int, rate: float | None) -> dict[str, float]:
         viewers = [
@@ -119,35 +125,31 @@ class Load:
         done = asyncio.Event()
         expect = messages * (self.n_viewers + self.n_senders)
         tasks = [asyncio.create_task(self._viewer(v, expect, done)) for v in viewers]
-        acks = [0]
 
         async def sender(idx: int, conn: ClientConnection, count: int) -> None:
             async def read_acks() -> None:
+                acks = 0
                 async for raw in conn:
                     text = str(raw)
                     if "chat.accepted" in text:
-                        acks[0] += 1
-                        if acks[0] >= messages:
+                        acks += 1
+                        if acks >= count:
                             return
                     elif '"type":"chat"' in text.replace(" ", ""):
-                        self.latencies.append(
-                            time.time() - float(json.loads(raw)["text"].split("@")[1])
-                        )
-                        self.received += 1
-                        if self.received >= expect:
-                            done.set()
+                        self._record(raw, expect, done)
 
             reader = asyncio.create_task(read_acks())
             for k in range(count):
                 body = {
                     "type": "chat",
                     "user": {"id": f"s{idx}", "name": f"买家{idx}"},
-                    "text": f"问题{idx}-{k} 尺码多大@{time.time()}",
+                    "text": f"问题{idx}-{k} 尺码多大@{time.time() - self.t0:.4f}",
                 }
                 await conn.send(json.dumps(body, ensure_ascii=False))
                 if rate:
                     await asyncio.sleep(self.n_senders / rate)
-            await asyncio.wait_for(reader, 120) if acks[0] < messages else reader.cancel()
+            await asyncio.wait_for(reader, 120)
+            tasks.append(asyncio.create_task(self._viewer(conn, expect, done)))
 
         per = messages // self.n_senders
         start = time.perf_counter()
@@ -206,7 +208,7 @@ async def main(args: argparse.Namespace) -> None:
         n = args.events if backend == "memory" else args.events // 4
         rate = median([await bus_rate(backend, n) for _ in range(3)])
         result["bus_events_per_s"][backend] = rate
-        print(f"bus {backend:7s} {rate:10.0f} events/s  ({rate / floor:.2f}x asyncio.Queue)")
+        print(f"bus {backend:7s} {rate:10.0f} events/s  ({rate / floor:.3f}x asyncio.Queue)")
     with TemporaryDirectory() as tmp:
         ingest_ours = await ours(Path(tmp), args.viewers, 4, args.messages, None)
         ingest_bare = await bare(args.viewers, 4, args.messages, None)

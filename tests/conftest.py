@@ -23,6 +23,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "server": ServerSettings(admin_token=SecretStr(ADMIN), demo_catalog=None),
         "store": StoreSettings(path=tmp_path / "lca.sqlite3"),
         "bus": BusSettings(backend="memory"),
+        "capabilities": [],
     }
     base.update(overrides)
     return Settings.model_validate(base)

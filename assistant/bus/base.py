@@ -58,6 +58,8 @@ class Subscription:
             return
         if event.lossy:
             self._latest[event.type] = event
+        elif not self._queue.full():
+            self._queue.put_nowait(event)
         else:
             try:
                 await asyncio.wait_for(self._queue.put(event), self.bus.slow_consumer_timeout)

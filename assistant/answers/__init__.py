@@ -1,0 +1,1 @@
+"""Grounded chat answers: intent, facts from the catalog, LLM wording, the fact guard."""

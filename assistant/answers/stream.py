@@ -1,0 +1,106 @@
+"""Clause-by-clause LLM streaming through the fact guard and the compliance gate."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from assistant.answers.guard import check, numbers
+from assistant.compliance import Change, ComplianceGate
+from assistant.errors import AssistantError
+from assistant.llm.base import LLM, LLMTimeout, Message
+
+_ENDS = set("。！？；，!?;\n")
+
+
+class FactMismatch(AssistantError):
+    """The LLM stated a number or claim the catalog does not back."""
+
+    code = "fact_mismatch"
+
+    def __init__(self, bad: list[str], text: str) -> None:
+        super().__init__(f"unbacked {bad} in {text[:80]!r}")
+        self.bad = bad
+
+
+def _split(buf: str) -> tuple[list[str], str]:
+    out: list[str] = []
+    start = 0
+    for i, ch in enumerate(buf):
+        is_end = ch in _ENDS or (ch == "." and i + 1 < len(buf) and buf[i + 1] == " ")
+        if is_end:
+            out.append(buf[start : i + 1])
+            start = i + 1
+    return out, buf[start:]
+
+
+async def timed(
+    stream: AsyncIterator[str], first_timeout: float, total_timeout: float
+) -> AsyncIterator[str]:
+    """Raise LLMTimeout when the first piece or the whole stream takes too long."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total_timeout
+    first = True
+    it = aiter(stream)
+    try:
+        while True:
+            budget = deadline - loop.time()
+            if first:
+                budget = min(budget, first_timeout)
+            try:
+                piece = await asyncio.wait_for(anext(it), max(budget, 0.001))
+            except StopAsyncIteration:
+                return
+            except TimeoutError as exc:
+                raise LLMTimeout("LLM took too long") from exc
+            first = False
+            yield piece
+    finally:
+        closer = getattr(it, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+async def guarded_clauses(
+    llm: LLM,
+    messages: list[Message],
+    *,
+    source: str,
+    gate: ComplianceGate,
+    category: str | None,
+    changes: list[Change],
+    max_tokens: int,
+    room_id: str,
+    first_timeout: float,
+    total_timeout: float,
+    allowed_extra: set[str] | None = None,
+    allowed_prices: set[str] | None = None,
+    temperature: float | None = None,
+) -> AsyncIterator[str]:
+    """Yield compliant, fact-checked clauses; raise FactMismatch on the first unbacked one."""
+    extra = allowed_extra or set()
+    raw = llm.stream(messages, max_tokens=max_tokens, room_id=room_id, temperature=temperature)
+    buf = ""
+
+    def vet(clause: str) -> str:
+        result = check(clause, source, allowed_extra=extra, allowed_prices=allowed_prices)
+        if not result.ok:
+            raise FactMismatch(result.bad, clause)
+        rewritten = gate.rewrite(clause, category=category)
+        changes.extend(rewritten.changes)
+        return rewritten.text
+
+    async for piece in timed(raw, first_timeout, total_timeout):
+        buf += piece
+        clauses, buf = _split(buf)
+        for clause in clauses:
+            text = vet(clause)
+            if text.strip():
+                yield text
+    if buf.strip():
+        text = vet(buf)
+        if text.strip():
+            yield text
+
+
+__all__ = ["FactMismatch", "guarded_clauses", "numbers", "timed"]

@@ -1,0 +1,17 @@
+"""Advertising Law compliance gate: word lists, rewriting and the audit log."""
+
+from assistant.compliance.audit import audit
+from assistant.compliance.gate import Change, ComplianceGate, Hit, Rewrite, load_gate
+from assistant.compliance.rules import ComplianceError, Rule, load_rules
+
+__all__ = [
+    "Change",
+    "ComplianceError",
+    "ComplianceGate",
+    "Hit",
+    "Rewrite",
+    "Rule",
+    "audit",
+    "load_gate",
+    "load_rules",
+]

@@ -1,0 +1,46 @@
+"""LLM backends behind one protocol, chosen by name in LLMSettings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.llm.base import (
+    LLM,
+    BadStructuredOutput,
+    LLMTimeout,
+    LLMUnavailable,
+    Message,
+    collect,
+)
+from assistant.llm.settings import AnswerSettings, ComplianceSettings, LLMSettings, ScriptSettings
+
+__all__ = [
+    "LLM",
+    "AnswerSettings",
+    "BadStructuredOutput",
+    "ComplianceSettings",
+    "LLMSettings",
+    "LLMTimeout",
+    "LLMUnavailable",
+    "Message",
+    "ScriptSettings",
+    "collect",
+    "create_llm",
+]
+
+
+def create_llm(settings: LLMSettings, model_dir: Path) -> LLM | None:
+    """Build the configured backend (imports lazily); ``none`` means template/fact answers only."""
+    if settings.backend == "none":
+        return None
+    if settings.backend == "openai":
+        from assistant.llm.openai import OpenAILLM
+
+        return OpenAILLM(settings)
+    from assistant.llm.llamacpp import LlamaCppLLM
+    from assistant.llm.models import model_path
+
+    path = settings.model_path or model_path(model_dir, settings.preset)
+    return LlamaCppLLM(
+        settings, path, install_hint=f"python -m assistant.llm.install {settings.preset}"
+    )

@@ -1,0 +1,55 @@
+"""Settings for the LLM backends, the answerer and the compliance gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class LLMSettings(BaseModel):
+    """Which LLM backend phrases answers and writes scripts, and how it is reached."""
+
+    backend: Literal["llamacpp", "openai", "none"] = "llamacpp"
+    preset: Literal["default", "fast", "fixture"] = "default"
+    model_path: Path | None = None
+    threads: int = Field(default=2, ge=1, le=64)
+    context: int = Field(default=2048, ge=256, le=32768)
+    batch: int = Field(default=256, ge=8, le=4096)
+    queue_size: int = Field(default=64, ge=1)
+    chunk_tokens: int = Field(default=32, ge=1, le=256)
+    timeout_s: float = Field(default=30.0, gt=0)
+    first_token_timeout_s: float = Field(default=10.0, gt=0)
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = "qwen2.5-coder-1.5b-instruct"
+    api_key: SecretStr = SecretStr("")
+    temperature: float = Field(default=0.4, ge=0, le=2)
+
+
+class AnswerSettings(BaseModel):
+    """How chat questions are answered."""
+
+    enabled: bool = True
+    phrase_with_llm: bool = True
+    llm_intent: bool = False
+    max_answer_tokens: int = Field(default=80, ge=8, le=512)
+    retries: int = Field(default=1, ge=0, le=3)
+    embedder: str = "use"
+    retrieval_min_score: float = Field(default=0.3, ge=0, le=1)
+    embedding_min_score: float = Field(default=0.6, ge=0, le=1)
+
+
+class ComplianceSettings(BaseModel):
+    """Where the Advertising Law word lists live."""
+
+    rules_dir: Path = Path("data/compliance")
+
+
+class ScriptSettings(BaseModel):
+    """Sales-script generation limits."""
+
+    max_tokens: int = Field(default=320, ge=16, le=2048)
+    max_overlap: float = Field(default=0.35, ge=0, le=1)
+    history: int = Field(default=5, ge=0, le=50)
+    recent_questions: int = Field(default=20, ge=0, le=200)

@@ -1,0 +1,1 @@
+"""Sales scripts for the host, varied over time."""

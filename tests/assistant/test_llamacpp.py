@@ -1,0 +1,93 @@
+"""The embedded backend on the Gemma 270M fixture: streaming, fairness across rooms, load errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from assistant.answers.intent import IntentGuess
+from assistant.llm import LLMSettings, LLMUnavailable, Message, create_llm
+from assistant.llm.fair import FairQueue, QueueFull
+from assistant.llm.llamacpp import LlamaCppLLM
+from assistant.llm.models import model_path
+from tests.assistant.conftest import MODEL_DIR
+
+FIXTURE = model_path(MODEL_DIR, "fixture")
+needs_fixture = pytest.mark.skipif(
+    not FIXTURE.exists(), reason="run: python -m assistant.llm.install fixture"
+)
+PROMPT = [Message(role="user", content="Write a long story about a cup of tea.")]
+
+
+def test_fair_queue_round_robin() -> None:
+    q: FairQueue[str] = FairQueue(10)
+    for job in ("a1", "a2", "a3"):
+        q.put("A", job)
+    q.put("B", "b1")
+    q.put("C", "c1")
+    order = [q.get(0)[1] for _ in range(5)]  # type: ignore[index]
+    assert order == ["a1", "b1", "c1", "a2", "a3"]
+    for i in range(10):
+        q.put("A", str(i))
+    with pytest.raises(QueueFull):
+        q.put("B", "x")
+    assert q.others_waiting("B") and not q.others_waiting("A")
+
+
+async def test_missing_model_names_install_command(tmp_path: Path) -> None:
+    llm = create_llm(LLMSettings(preset="fast"), tmp_path)
+    assert llm is not None
+    with pytest.raises(LLMUnavailable, match=r"python -m assistant\.llm\.install fast"):
+        await llm.structured(PROMPT, IntentGuess)
+    await llm.close()
+
+
+@pytest.fixture
+async def gemma() -> AsyncIterator[LlamaCppLLM]:
+    llm = LlamaCppLLM(LLMSettings(preset="fixture", chunk_tokens=4, context=512), FIXTURE)
+    yield llm
+    await llm.close()
+
+
+@needs_fixture
+async def test_streams_pieces(gemma: LlamaCppLLM) -> None:
+    t0 = time.perf_counter()
+    stamps: list[float] = []
+    async for _piece in gemma.stream(PROMPT, max_tokens=10, temperature=0.0, room_id="a"):
+        stamps.append(time.perf_counter() - t0)
+    assert len(stamps) >= 3 and stamps[0] < stamps[-1]
+
+
+@needs_fixture
+async def test_long_job_does_not_starve_other_room(gemma: LlamaCppLLM) -> None:
+    await gemma.start()
+    done: dict[str, float] = {}
+
+    async def run(room: str, tokens: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        async for _ in gemma.stream(PROMPT, max_tokens=tokens, temperature=0.0, room_id=room):
+            pass
+        done[room] = time.perf_counter()
+
+    await asyncio.gather(run("long", 40, 0.0), run("short", 3, 0.3))
+    assert done["short"] < done["long"]
+    assert gemma.preemptions >= 1
+
+
+@needs_fixture
+async def test_close_fails_pending_jobs(gemma: LlamaCppLLM) -> None:
+    await gemma.start()
+
+    async def consume() -> None:
+        async for _ in gemma.stream(PROMPT, max_tokens=400, room_id="x"):
+            pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.2)
+    await gemma.close()
+    with pytest.raises((LLMUnavailable, asyncio.CancelledError)):
+        await asyncio.wait_for(task, 5)
