@@ -15,7 +15,7 @@ from assistant.compliance import ComplianceGate, load_gate
 from assistant.events import CatalogUpdated, ScriptRequest, StageSet, VisionUpdate
 from assistant.llm import LLM, create_llm
 from assistant.llm.base import LLMUnavailable
-from assistant.llm.settings import AnswerSettings, ComplianceSettings, LLMSettings, ScriptSettings
+from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
 from assistant.scripts.writer import ScriptWriter
 
 if TYPE_CHECKING:
@@ -28,15 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _section(settings: Any, name: str, default: Any) -> Any:
-    """The lead wires these into Settings (``Settings.llm`` ...); until then, the defaults."""
-    return getattr(settings, name, None) or default
-
-
 class Brain:
     """Owns the shared LLM, one answer loop per room and the script tasks."""
 
-    name = "brain"
+    name = "assistant"
 
     def __init__(
         self,
@@ -50,15 +45,10 @@ class Brain:
     ) -> None:
         self.services = services
         s = services.settings
-        self.llm_settings: LLMSettings = llm_settings or _section(s, "llm", LLMSettings())
-        self.answer_settings: AnswerSettings = answer_settings or _section(
-            s, "answers", AnswerSettings()
-        )
-        self.script_settings: ScriptSettings = script_settings or _section(
-            s, "scripts", ScriptSettings()
-        )
-        compliance: ComplianceSettings = _section(s, "compliance", ComplianceSettings())
-        self.gate = gate or load_gate(compliance.rules_dir)
+        self.llm_settings = llm_settings or s.llm
+        self.answer_settings = answer_settings or s.answers
+        self.script_settings = script_settings or s.scripts
+        self.gate = gate or load_gate(s.compliance.rules_dir)
         self._own_llm = llm is None  # an injected model is shared: its owner closes it
         self.llm = llm if llm is not None else create_llm(self.llm_settings, Path(s.model_dir))
         self.metrics = BrainMetrics(services.registry)

@@ -117,24 +117,28 @@ class Connection:
 @router.websocket("/v1/rooms/{room_id}/ws")
 async def room_socket(websocket: WebSocket, room_id: str, token: str = "") -> None:
     rt: Runtime = websocket.app.state.runtime
-    await websocket.accept()
     try:
         await rt.services.store.room(room_id)
     except NotFound:
+        await websocket.accept()
         await websocket.close(code=4404, reason="unknown room")
         return
     role = await rt.services.store.role_for(room_id, token) if token else None
     if role is None:
+        await websocket.accept()
         await websocket.close(code=4401, reason="invalid token")
         return
-    conn = Connection(websocket, rt, room_id, role)
+    # Subscribe before the handshake completes, so nothing published after connect is missed.
     sub = await rt.services.bus.subscribe(
         room_id, types_for(role), maxsize=rt.services.settings.ws.send_queue
     )
+    conn = Connection(websocket, rt, room_id, role)
     gauge = rt.metrics.connections.labels(role)
     gauge.inc()
-    pump = asyncio.create_task(conn.pump(sub), name=f"ws-pump-{room_id}")
+    pump: asyncio.Task[None] | None = None
     try:
+        await websocket.accept()
+        pump = asyncio.create_task(conn.pump(sub), name=f"ws-pump-{room_id}")
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -143,11 +147,12 @@ async def room_socket(websocket: WebSocket, room_id: str, token: str = "") -> No
                 await conn.handle(message)
             except AssistantError as exc:
                 await conn.send_error(exc)
-    except (WebSocketDisconnect, RuntimeError):
+    except (WebSocketDisconnect, RuntimeError, OSError):
         log.debug("client left room %s", room_id)
     finally:
         gauge.dec()
         sub.close()
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump

@@ -10,7 +10,6 @@ from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import AnchorRoom
 from avatar.gate import Gate
 from avatar.metrics import AvatarMetrics
-from avatar.settings import AvatarSettings
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -26,8 +25,7 @@ class AvatarCapability:
 
     def __init__(self, services: Services, *, tts: TTS | None = None) -> None:
         self.services = services
-        configured = getattr(services.settings, "avatar", None)
-        self.settings = configured if isinstance(configured, AvatarSettings) else AvatarSettings()
+        self.settings = services.settings.avatar
         self.metrics = AvatarMetrics(services.registry)
         self._tts = tts
         self._gate: Gate | None = None

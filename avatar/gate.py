@@ -1,35 +1,23 @@
-"""Lazy access to the compliance gate (assistant.compliance) for filler and host lines."""
+"""The compliance gate for anchor lines that did not pass the brain: fillers and host lines."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+
+from assistant.compliance import load_gate
 
 log = logging.getLogger(__name__)
 
 
 class Gate:
-    """Rewrites text through the compliance gate; passes text through (logged) if not installed."""
+    """Rewrites a line through the Advertising-Law word lists before it is spoken."""
 
     def __init__(self, directory: Path) -> None:
-        self._gate: Any = None
-        try:
-            from assistant.compliance import load_gate
-        except ImportError:
-            log.warning("assistant.compliance is not importable yet: avatar lines are NOT gated")
-            return
         self._gate = load_gate(directory)
 
-    @property
-    def active(self) -> bool:
-        return self._gate is not None
-
     def rewrite(self, text: str, category: str | None = None) -> str:
-        if self._gate is None:
-            return text
         result = self._gate.rewrite(text, category=category)
-        rewritten: str = result.text
-        if rewritten != text:
-            log.info("compliance rewrote an anchor line: %s", getattr(result, "changes", ""))
-        return rewritten
+        if result.text != text:
+            log.info("compliance rewrote an anchor line: %s", result.changes)
+        return result.text

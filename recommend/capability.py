@@ -75,9 +75,8 @@ class RecommendCapability:
         settings: RecommendSettings | None = None,
     ) -> None:
         self.services = services
-        found = getattr(services.settings, "recommend", None)
         if settings is None:
-            settings = found if isinstance(found, RecommendSettings) else RecommendSettings()
+            settings = services.settings.recommend
         if settings.model_dir is None:
             settings = settings.model_copy(update={"model_dir": services.settings.model_dir})
         self.settings = settings

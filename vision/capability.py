@@ -40,7 +40,7 @@ class VisionCapability:
     ) -> None:
         self.services = services
         root = services.settings
-        self.settings = settings or getattr(root, "vision", None) or VisionSettings()
+        self.settings = settings or root.vision
         model_dir = self.settings.resolve_model_dir(root.model_dir)
         self.engine = VisionEngine(self.settings, model_dir, models)
         self.rooms: dict[str, RoomState] = {}

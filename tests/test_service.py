@@ -1,0 +1,70 @@
+"""End to end through the real app: chat is triaged, answered from the catalog, recommended on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.catalog import Catalog
+from assistant.events import Answer, ChatAccepted, Recommendation, Script
+from assistant.llm.settings import AnswerSettings, LLMSettings
+from tests.conftest import DEMO_CATALOG, create_room, make_settings, ws_url
+from tests.server import serve
+from tests.wsclient import room_client
+
+pytestmark = pytest.mark.slow
+
+
+def price_text(price: float) -> str:
+    return f"{price:g}"
+
+
+async def test_viewer_question_answer_and_recommendation(tmp_path: Path) -> None:
+    catalog = Catalog.model_validate_json(DEMO_CATALOG.read_text(encoding="utf-8"))
+    product = next(p for p in catalog.products if p.stock > 0)
+    settings = make_settings(
+        tmp_path,
+        capabilities=["assistant", "recommend"],
+        llm=LLMSettings(backend="none"),
+        answers=AnswerSettings(phrase_with_llm=False),
+    )
+    async with serve(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        room = await create_room(http)
+        put = await http.put(
+            f"/v1/rooms/{room.room_id}/catalog",
+            json=json.loads(DEMO_CATALOG.read_text(encoding="utf-8")),
+            headers={"Authorization": f"Bearer {room.tokens['host']}"},
+        )
+        assert put.status_code == 200
+        async with (
+            room_client(ws_url(url, room, "host")) as host,
+            room_client(ws_url(url, room, "viewer")) as viewer,
+        ):
+            await viewer.chat(f"{product.title}多少钱？", user_id="mum-buyer")
+            accepted = await viewer.expect("chat.accepted")
+            assert isinstance(accepted, ChatAccepted) and accepted.status == "queued"
+            answer = await viewer.expect("answer", timeout=30)
+            assert isinstance(answer, Answer)
+            assert answer.chat_id == accepted.chat_id
+            assert price_text(product.price) in answer.text
+            status = await host.expect("chat.accepted", timeout=10)
+            assert isinstance(status, ChatAccepted)
+            assert (status.chat_id, status.status) == (accepted.chat_id, "answered")
+
+            await viewer.chat("推荐一个送妈妈的礼物，200元以内", user_id="mum-buyer")
+            rec = await viewer.expect("recommendation", timeout=60)
+            assert isinstance(rec, Recommendation) and rec.target_user == "mum-buyer"
+            assert rec.items
+            for item in rec.items:
+                listed = catalog.get(item.sku)
+                assert listed is not None and listed.stock > 0 and listed.price <= 200
+
+            await host.send({"type": "script.request", "sku": product.sku, "seconds": 20})
+            await host.expect("script.delta", timeout=30)
+            script = await host.expect("script", timeout=30)
+            assert isinstance(script, Script) and script.sku == product.sku
+            assert script.fallback
+            assert product.title in script.text
