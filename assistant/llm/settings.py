@@ -31,7 +31,7 @@ class AnswerSettings(BaseModel):
     """How chat questions are answered."""
 
     enabled: bool = True
-    phrase_with_llm: bool = True
+    phrase_with_llm: bool = False
     llm_intent: bool = False
     max_answer_tokens: int = Field(default=80, ge=8, le=512)
     retries: int = Field(default=1, ge=0, le=3)

@@ -17,8 +17,8 @@ from avatar.errors import BackendMissing
 from avatar.settings import AvatarSettings
 from avatar.tts import create_tts
 from tests.avatar.conftest import Heard, listen, room_info
-from tests.fakes.avatar_backlog import IdleBacklog
 from tests.fakes.avatar_tts import FakeTTS
+from tests.fakes.backlog import IdleBacklog
 
 
 def services(bus: MemoryBus, store: Store, registry: CollectorRegistry, tmp: Path) -> Services:

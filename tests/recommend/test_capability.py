@@ -29,7 +29,7 @@ from assistant.store import Store
 from recommend.capability import STATE_KEY, RecommendCapability, create
 from recommend.errors import RecommendBackendUnavailable
 from recommend.settings import RecommendSettings
-from tests.fakes.recommend_backlog import NoBacklog
+from tests.fakes.backlog import IdleBacklog
 from tests.fakes.recommend_embedders import HashingEmbedder
 
 ROOM = "room1"
@@ -40,7 +40,11 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
     bus = MemoryBus()
     store = Store(tmp_path / "db.sqlite3")
     yield Services(
-        settings=Settings(), bus=bus, store=store, registry=CollectorRegistry(), backlog=NoBacklog()
+        settings=Settings(),
+        bus=bus,
+        store=store,
+        registry=CollectorRegistry(),
+        backlog=IdleBacklog(),
     )
     await bus.close()
     store.close()

@@ -20,7 +20,7 @@ from assistant.events import CatalogUpdated, Frame, StageSet, VisionUpdate
 from assistant.plugins import RoomInfo, Services
 from assistant.settings import Settings
 from assistant.store import Store
-from tests.fakes.vision_backlog import IdleBacklog
+from tests.fakes.backlog import IdleBacklog
 from tests.vision.conftest import png, render_frame, sk
 from vision.backends import Models
 from vision.capability import VisionCapability

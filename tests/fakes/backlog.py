@@ -1,4 +1,4 @@
-"""A Backlog that never yields: the anchor reads answers from the bus, but Services needs one."""
+"""A Backlog that never yields, for capabilities that read chat from the bus, not the backlog."""
 
 from __future__ import annotations
 
