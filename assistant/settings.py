@@ -38,6 +38,7 @@ class WsSettings(BaseModel):
     max_text_bytes: int = Field(default=16 * 1024, ge=256)
     max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     send_queue: int = Field(default=512, ge=8)
+    batch_max: int = Field(default=64, ge=1)
 
     @property
     def protocol_limit(self) -> int:

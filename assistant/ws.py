@@ -43,6 +43,7 @@ class Connection:
         self.room_id = room_id
         self.role = role
         self.user_id: str | None = ws.query_params.get("user")
+        self.batch = ws.query_params.get("batch") == "1"
         self.settings = rt.services.settings.ws
 
     async def send_event(self, event: Event) -> None:
@@ -53,6 +54,11 @@ class Connection:
             return
         await self.ws.send_text(event.wire())
 
+    async def send_batch(self, texts: list[str]) -> None:
+        """Send waiting events as one JSON array frame; a busy room costs one frame, not N."""
+        if texts:
+            await self.ws.send_text(texts[0] if len(texts) == 1 else f"[{','.join(texts)}]")
+
     async def send_error(self, exc: AssistantError, ref: str | None = None) -> None:
         self.rt.metrics.rejected.labels(exc.code).inc()
         error = Error(
@@ -62,8 +68,21 @@ class Connection:
 
     async def pump(self, sub: Subscription) -> None:
         async for event in sub:
-            if event.visible_to(self.role, self.user_id):
-                await self.send_event(event)
+            if not self.batch:
+                if event.visible_to(self.role, self.user_id):
+                    await self.send_event(event)
+                continue
+            texts: list[str] = []
+            for queued in [event, *sub.drain(self.settings.batch_max - 1)]:
+                if not queued.visible_to(self.role, self.user_id):
+                    continue
+                if isinstance(queued, AudioChunk):
+                    await self.send_batch(texts)
+                    texts = []
+                    await self.send_event(queued)
+                else:
+                    texts.append(queued.wire())
+            await self.send_batch(texts)
         if sub.close_reason == "slow_consumer":
             await self.ws.close(code=1013, reason="slow consumer")
 

@@ -100,28 +100,41 @@ class Load:
         # Relative send times keep the text free of long digit runs, which triage reads as spam.
         self.t0 = time.time()
 
-    def _record(self, raw: str | bytes, expect: int, done: asyncio.Event) -> None:
-        sent = self.t0 + float(json.loads(raw)["text"].split("@")[1])
-        self.latencies.append(time.time() - sent)
-        self.received += 1
+    async def _connect(self, prefix: str, count: int) -> list[ClientConnection]:
+        """Open connections 50 at a time, so thousands of handshakes do not time out."""
+        conns: list[ClientConnection] = []
+        for start in range(0, count, 50):
+            batch = range(start, min(count, start + 50))
+            conns += await asyncio.gather(
+                *(
+                    connect(f"{self.viewer_url}&user={prefix}{i}", max_size=None, open_timeout=60)
+                    for i in batch
+                )
+            )
+        return conns
+
+    def _chats(self, raw: str | bytes) -> list[dict[str, Any]]:
+        """The chat events in one frame; batched clients get JSON arrays of events."""
+        decoded = json.loads(raw)
+        items = decoded if isinstance(decoded, list) else [decoded]
+        return [item for item in items if item.get("type") == "chat"]
+
+    def _record(self, chats: list[dict[str, Any]], expect: int, done: asyncio.Event) -> None:
+        now = time.time()
+        for chat in chats:
+            self.latencies.append(now - self.t0 - float(chat["text"].split("@")[1]))
+        self.received += len(chats)
         if self.received >= expect:
             done.set()
 
     async def _viewer(self, conn: ClientConnection, expect: int, done: asyncio.Event) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for raw in conn:
-                if '"type":"chat"' in str(raw).replace(" ", ""):
-                    self._record(raw, expect, done)
+                self._record(self._chats(raw), expect, done)
 
     async def run(self, messages: int, rate: float | None) -> dict[str, float]:
-        viewers = [
-            await connect(f"{self.viewer_url}&user=w{i}", max_size=None)
-            for i in range(self.n_viewers)
-        ]
-        senders = [
-            await connect(f"{self.viewer_url}&user=s{i}", max_size=None)
-            for i in range(self.n_senders)
-        ]
+        viewers = await self._connect("w", self.n_viewers)
+        senders = await self._connect("s", self.n_senders)
         done = asyncio.Event()
         expect = messages * (self.n_viewers + self.n_senders)
         tasks = [asyncio.create_task(self._viewer(v, expect, done)) for v in viewers]
@@ -130,13 +143,12 @@ class Load:
             async def read_acks() -> None:
                 acks = 0
                 async for raw in conn:
-                    text = str(raw)
-                    if "chat.accepted" in text:
-                        acks += 1
-                        if acks >= count:
-                            return
-                    elif '"type":"chat"' in text.replace(" ", ""):
-                        self._record(raw, expect, done)
+                    decoded = json.loads(raw)
+                    items = decoded if isinstance(decoded, list) else [decoded]
+                    acks += sum(1 for item in items if item.get("type") == "chat.accepted")
+                    self._record([i for i in items if i.get("type") == "chat"], expect, done)
+                    if acks >= count:
+                        return
 
             reader = asyncio.create_task(read_acks())
             for k in range(count):
@@ -172,7 +184,7 @@ class Load:
 
 
 async def ours(
-    tmp: Path, viewers: int, senders: int, messages: int, rate: float | None
+    tmp: Path, viewers: int, senders: int, messages: int, rate: float | None, batch: bool = False
 ) -> dict[str, float]:
     port = free_port()
     env = {
@@ -183,6 +195,8 @@ async def ours(
         "LCA_TRIAGE__BURST": "100000000",
         "LCA_TRIAGE__BACKLOG_SIZE": "1000000",
         "LCA_WS__SEND_QUEUE": "100000",
+        # The bus and WebSocket path alone: no models competing for the two cores.
+        "LCA_CAPABILITIES": "[]",
     }
     async with subprocess_service(["-m", "assistant", "--no-demo"], port, env) as url:
         async with httpx.AsyncClient(base_url=url) as http:
@@ -191,7 +205,7 @@ async def ours(
             )
             room = resp.json()
         ws = f"ws://127.0.0.1:{port}/v1/rooms/{room['room_id']}/ws?token={room['tokens']['viewer']}"
-        return await Load(ws, viewers, senders).run(messages, rate)
+        return await Load(ws + ("&batch=1" if batch else ""), viewers, senders).run(messages, rate)
 
 
 async def bare(viewers: int, senders: int, messages: int, rate: float | None) -> dict[str, float]:
@@ -210,32 +224,55 @@ async def main(args: argparse.Namespace) -> None:
         result["bus_events_per_s"][backend] = rate
         print(f"bus {backend:7s} {rate:10.0f} events/s  ({rate / floor:.3f}x asyncio.Queue)")
     with TemporaryDirectory() as tmp:
+        alone_ours = await ours(Path(tmp), 0, 4, args.alone_messages, None)
+        alone_bare = await bare(0, 4, args.alone_messages, None)
+        result["ingest_no_viewers"] = {
+            "messages": args.alone_messages,
+            "ours": alone_ours,
+            "bare_websockets": alone_bare,
+            "ratio": alone_ours["ingest_msgs_per_s"] / alone_bare["ingest_msgs_per_s"],
+        }
+        print(
+            f"ingest, no viewers: ours {alone_ours['ingest_msgs_per_s']:.0f} msg/s, bare"
+            f" {alone_bare['ingest_msgs_per_s']:.0f} msg/s,"
+            f" ratio {result['ingest_no_viewers']['ratio']:.2f}"
+        )
         ingest_ours = await ours(Path(tmp), args.viewers, 4, args.messages, None)
+        ingest_batched = await ours(Path(tmp), args.viewers, 4, args.messages, None, batch=True)
         ingest_bare = await bare(args.viewers, 4, args.messages, None)
+        base = ingest_bare["ingest_msgs_per_s"]
         result["ingest"] = {
             "viewers": args.viewers,
             "messages": args.messages,
             "ours": ingest_ours,
+            "ours_batched": ingest_batched,
             "bare_websockets": ingest_bare,
-            "ratio": ingest_ours["ingest_msgs_per_s"] / ingest_bare["ingest_msgs_per_s"],
+            "ratio": ingest_ours["ingest_msgs_per_s"] / base,
+            "ratio_batched": ingest_batched["ingest_msgs_per_s"] / base,
         }
         print(
             f"ingest with {args.viewers} viewers: ours {ingest_ours['ingest_msgs_per_s']:.0f}"
-            f" msg/s, bare {ingest_bare['ingest_msgs_per_s']:.0f} msg/s,"
-            f" ratio {result['ingest']['ratio']:.2f}"
+            f" msg/s (batched {ingest_batched['ingest_msgs_per_s']:.0f}),"
+            f" bare {base:.0f} msg/s, ratio {result['ingest']['ratio']:.2f}"
+            f" (batched {result['ingest']['ratio_batched']:.2f})"
         )
         fan_ours = await ours(Path(tmp), args.fanout_viewers, 1, args.fanout_messages, 10.0)
+        fan_batched = await ours(
+            Path(tmp), args.fanout_viewers, 1, args.fanout_messages, 10.0, batch=True
+        )
         fan_bare = await bare(args.fanout_viewers, 1, args.fanout_messages, 10.0)
         result["fanout"] = {
             "viewers": args.fanout_viewers,
             "rate_msgs_per_s": 10,
             "ours": fan_ours,
+            "ours_batched": fan_batched,
             "bare_websockets": fan_bare,
             "p99_ratio": fan_ours["latency_p99_ms"] / fan_bare["latency_p99_ms"],
         }
         print(
-            f"fan-out to {args.fanout_viewers} viewers: p99 ours"
-            f" {fan_ours['latency_p99_ms']:.1f} ms, bare {fan_bare['latency_p99_ms']:.1f} ms"
+            f"fan-out to {args.fanout_viewers} viewers: p99 ours {fan_ours['latency_p99_ms']:.1f}"
+            f" ms (batched {fan_batched['latency_p99_ms']:.1f}),"
+            f" bare {fan_bare['latency_p99_ms']:.1f} ms"
         )
     write_result("bus", result)
 
@@ -246,7 +283,8 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--viewers", type=int, default=200)
     parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--fanout-viewers", type=int, default=2000)
+    parser.add_argument("--alone-messages", type=int, default=8000)
+    parser.add_argument("--fanout-viewers", type=int, default=1000)
     parser.add_argument("--fanout-messages", type=int, default=50)
     ns = parser.parse_args()
     asyncio.run(bare_server(ns.bare) if ns.bare else main(ns))

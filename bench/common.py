@@ -67,4 +67,9 @@ async def subprocess_service(
         yield url
     finally:
         proc.terminate()
-        await asyncio.wait_for(proc.wait(), 10)
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            # uvicorn drains open connections on SIGTERM; a loaded server may take longer.
+            proc.kill()
+            await proc.wait()

@@ -81,6 +81,15 @@ class Subscription:
             self._wake.clear()
             await self._wake.wait()
 
+    def drain(self, limit: int) -> list[Event]:
+        """Up to ``limit`` events that are already waiting, without waiting for more."""
+        ready: list[Event] = []
+        while self._latest and len(ready) < limit:
+            ready.append(self._latest.pop(next(iter(self._latest))))
+        while not self._queue.empty() and len(ready) < limit:
+            ready.append(self._queue.get_nowait())
+        return ready
+
     def __aiter__(self) -> Subscription:
         return self
 

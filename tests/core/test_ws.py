@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -194,3 +195,23 @@ async def test_answers_reach_every_viewer(base_url: str, room: RoomCreated) -> N
         assert chat.model_dump()["text"] == "这款保温杯多少钱？"
         assert await b.silent("chat.accepted")
         assert isinstance(await a.expect("chat.accepted"), ChatAccepted)
+
+
+async def test_batched_clients_get_every_event_once_in_order(
+    base_url: str, room: RoomCreated
+) -> None:
+    async with (
+        room_client(ws_url(base_url, room, "viewer", batch="1", user="reader")) as reader,
+        room_client(ws_url(base_url, room, "host")) as host,
+    ):
+        texts = [f"第{i}个问题：这款有几种颜色" for i in range(30)]
+        for text in texts:
+            await host.chat(text, user_id="h", name="主播")
+        seen: list[str] = []
+        async with asyncio.timeout(10):
+            while len(seen) < len(texts):
+                items = json.loads(await reader.conn.recv())
+                for item in items if isinstance(items, list) else [items]:
+                    if item["type"] == "chat":
+                        seen.append(item["text"])
+        assert seen == texts
