@@ -12,7 +12,9 @@ from assistant.errors import RateLimited
 from assistant.events import Answer, Chat, ChatAccepted, ChatSkipped, ChatTriaged
 from assistant.settings import TriageSettings
 from assistant.store import ChatStatus, Store
-from assistant.triage_rules import classify, normalise, similarity
+from assistant.triage_rules import bigrams, classify, normalise, similarity
+
+_MAX_BUCKETS = 50_000
 
 
 @dataclass
@@ -37,7 +39,7 @@ class _Entry:
 @dataclass
 class _Recent:
     chat_id: str
-    norm: str
+    grams: frozenset[str]
     ts: float
     status: ChatStatus = "queued"
     answer: str | None = None
@@ -69,6 +71,11 @@ class Triage:
 
     def _allow(self, room_id: str, user_id: str, now: float) -> bool:
         rate = self.settings.rate_per_minute / 60.0
+        if len(self._buckets) > _MAX_BUCKETS:
+            # A flood of throwaway viewer ids must not grow memory: a bucket idle long enough
+            # to have refilled is the same as no bucket.
+            idle = self.settings.burst / rate
+            self._buckets = {k: b for k, b in self._buckets.items() if now - b.stamp < idle}
         bucket = self._buckets.get((room_id, user_id))
         if bucket is None:
             bucket = self._buckets[(room_id, user_id)] = _Bucket(self.settings.burst, now)
@@ -79,14 +86,14 @@ class Triage:
         bucket.tokens -= 1
         return True
 
-    def _duplicate_of(self, room: _Room, norm: str, now: float) -> _Recent | None:
+    def _duplicate_of(self, room: _Room, grams: frozenset[str], now: float) -> _Recent | None:
         # Compare against a bounded window of recent questions so a flood costs O(1) per line.
         horizon = now - self.settings.dedupe_window_s
         while room.recent and room.recent[0].ts < horizon:
             room.recent.popleft()
         for recent in reversed(room.recent):
             if recent.status != "skipped" and (
-                similarity(norm, recent.norm) >= self.settings.dedupe_similarity
+                similarity(grams, recent.grams) >= self.settings.dedupe_similarity
             ):
                 return recent
         return None
@@ -106,8 +113,8 @@ class Triage:
             await self._count_skip(chat.room_id, chat.id, "spam")
             return self._ack(chat, "skipped", "spam")
         room = self._room(chat.room_id)
-        norm = normalise(chat.text)
-        first = self._duplicate_of(room, norm, now)
+        grams = bigrams(normalise(chat.text))
+        first = self._duplicate_of(room, grams, now)
         if first is not None:
             await self.store.add_chat(
                 chat,
@@ -129,7 +136,7 @@ class Triage:
                 )
             return self._ack(chat, first.status, None, dup_of=first.chat_id)
         await self.store.add_chat(chat, "queued", priority=verdict.priority, intent=verdict.intent)
-        room.recent.append(_Recent(chat.id, norm, now))
+        room.recent.append(_Recent(chat.id, grams, now))
         if len(room.recent) > self.settings.dedupe_recent:
             room.recent.popleft()
         await self.bus.publish(chat)

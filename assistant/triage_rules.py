@@ -164,14 +164,15 @@ def normalise(text: str) -> str:
     return _STRIP.sub("", folded)
 
 
-def similarity(a: str, b: str) -> float:
-    """Jaccard similarity of character bigrams; robust to small typos in short chat lines."""
-    if a == b:
-        return 1.0
-    grams_a = {a[i : i + 2] for i in range(max(1, len(a) - 1))}
-    grams_b = {b[i : i + 2] for i in range(max(1, len(b) - 1))}
-    union = grams_a | grams_b
-    return len(grams_a & grams_b) / len(union) if union else 0.0
+def bigrams(norm: str) -> frozenset[str]:
+    """Character bigrams of a normalised line (the line itself when it is one character)."""
+    return frozenset(norm[i : i + 2] for i in range(max(1, len(norm) - 1)))
+
+
+def similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard similarity of two bigram sets; robust to small typos in short chat lines."""
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
 
 
 def classify(text: str) -> Verdict:
