@@ -39,6 +39,7 @@ class WsSettings(BaseModel):
     max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     send_queue: int = Field(default=512, ge=8)
     batch_max: int = Field(default=64, ge=1)
+    pipeline: int = Field(default=32, ge=1)
 
     @property
     def protocol_limit(self) -> int:

@@ -44,6 +44,7 @@ class Connection:
         self.role = role
         self.user_id: str | None = ws.query_params.get("user")
         self.batch = ws.query_params.get("batch") == "1"
+        self.inflight: set[asyncio.Task[None]] = set()
         self.settings = rt.services.settings.ws
 
     async def send_event(self, event: Event) -> None:
@@ -59,12 +60,12 @@ class Connection:
         if texts:
             await self.ws.send_text(texts[0] if len(texts) == 1 else f"[{','.join(texts)}]")
 
-    async def send_error(self, exc: AssistantError, ref: str | None = None) -> None:
+    def error_event(self, exc: AssistantError) -> Error:
         self.rt.metrics.rejected.labels(exc.code).inc()
-        error = Error(
-            room_id=self.room_id, code=exc.code, message=exc.message, ref=ref, details=exc.details
-        )
-        await self.ws.send_text(error.model_dump_json())
+        return Error(room_id=self.room_id, code=exc.code, message=exc.message, details=exc.details)
+
+    async def send_error(self, exc: AssistantError) -> None:
+        await self.ws.send_text(self.error_event(exc).wire())
 
     async def pump(self, sub: Subscription) -> None:
         async for event in sub:
@@ -108,12 +109,36 @@ class Connection:
             stamped["id"] = new_id()
         if isinstance(event, Chat):
             stamped["role"] = self.role
-            started = time.perf_counter()
-            accepted = await self.rt.triage.ingest(event.model_copy(update=stamped))
-            await self.ws.send_text(accepted.model_dump_json())
-            self.rt.metrics.chat_ingest.observe(time.perf_counter() - started)
+            await self.pipeline(event.model_copy(update=stamped))
             return
         await self.rt.services.bus.publish(event.model_copy(update=stamped))
+
+    async def pipeline(self, chat: Chat) -> None:
+        """Ingest without waiting for the previous line's commit, up to ``ws.pipeline`` in flight.
+
+        Tasks start in arrival order and commit in group batches, so acks keep their order.
+        """
+        while len(self.inflight) >= self.settings.pipeline:
+            await asyncio.wait(self.inflight, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self.ingest(chat), name=f"ws-chat-{self.room_id}")
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+
+    async def ingest(self, chat: Chat) -> None:
+        started = time.perf_counter()
+        reply: Event
+        try:
+            reply = await self.rt.triage.ingest(chat)
+            self.rt.metrics.chat_ingest.observe(time.perf_counter() - started)
+        except AssistantError as exc:
+            reply = self.error_event(exc)
+        # The client may be gone by the time the line is committed; the line is kept anyway.
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self.ws.send_text(reply.wire())
+
+    async def finish(self) -> None:
+        """Let accepted lines finish persisting after the client left; their acks go nowhere."""
+        await asyncio.gather(*self.inflight, return_exceptions=True)
 
     def check_user(self, event: Chat | Engagement) -> None:
         if self.role != "viewer":
@@ -169,6 +194,7 @@ async def room_socket(websocket: WebSocket, room_id: str, token: str = "") -> No
     except (WebSocketDisconnect, RuntimeError, OSError):
         log.debug("client left room %s", room_id)
     finally:
+        await conn.finish()
         gauge.dec()
         sub.close()
         if pump is not None:
