@@ -83,6 +83,8 @@ def main() -> None:
         port=settings.server.port,
         ws="websockets-sansio",
         ws_max_size=settings.ws.protocol_limit,
+        # Chat lines are tiny: compressing each frame for each viewer costs more than it saves.
+        ws_per_message_deflate=False,
         log_level="info",
     )
 

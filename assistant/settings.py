@@ -52,7 +52,7 @@ class TriageSettings(BaseModel):
     burst: int = Field(default=4, ge=1)
     dedupe_window_s: float = Field(default=30.0, ge=0)
     dedupe_similarity: float = Field(default=0.8, gt=0, le=1)
-    dedupe_recent: int = Field(default=256, ge=1)
+    dedupe_recent: int = Field(default=64, ge=1)
     backlog_size: int = Field(default=200, ge=1)
 
 

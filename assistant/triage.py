@@ -12,7 +12,7 @@ from assistant.errors import RateLimited
 from assistant.events import Answer, Chat, ChatAccepted, ChatSkipped, ChatTriaged
 from assistant.settings import TriageSettings
 from assistant.store import ChatStatus, Store
-from assistant.triage_rules import bigrams, classify, normalise, similarity
+from assistant.triage_rules import bigrams, classify, normalise
 
 _MAX_BUCKETS = 50_000
 
@@ -87,13 +87,19 @@ class Triage:
         return True
 
     def _duplicate_of(self, room: _Room, grams: frozenset[str], now: float) -> _Recent | None:
-        # Compare against a bounded window of recent questions so a flood costs O(1) per line.
+        # Compare against a bounded window of recent questions so a flood costs O(1) per line;
+        # the Jaccard test is inlined because this loop is the hottest code on the chat path.
         horizon = now - self.settings.dedupe_window_s
         while room.recent and room.recent[0].ts < horizon:
             room.recent.popleft()
+        threshold = self.settings.dedupe_similarity
+        size = len(grams)
         for recent in reversed(room.recent):
-            if recent.status != "skipped" and (
-                similarity(grams, recent.grams) >= self.settings.dedupe_similarity
+            shared = len(grams & recent.grams)
+            if (
+                shared
+                and recent.status != "skipped"
+                and (shared >= threshold * (size + len(recent.grams) - shared))
             ):
                 return recent
         return None

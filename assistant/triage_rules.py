@@ -169,12 +169,6 @@ def bigrams(norm: str) -> frozenset[str]:
     return frozenset(norm[i : i + 2] for i in range(max(1, len(norm) - 1)))
 
 
-def similarity(a: frozenset[str], b: frozenset[str]) -> float:
-    """Jaccard similarity of two bigram sets; robust to small typos in short chat lines."""
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
-
-
 def classify(text: str) -> Verdict:
     lowered = unicodedata.normalize("NFKC", text).casefold()
     if _SPAM.search(lowered) or _REPEAT.search(lowered) or not normalise(text):

@@ -86,7 +86,9 @@ async def bare_server(port: int) -> None:
             return conn.respond(200, "ok")
         return None
 
-    async with serve(handler, "127.0.0.1", port, process_request=health, max_size=None):
+    async with serve(
+        handler, "127.0.0.1", port, process_request=health, max_size=None, compression=None
+    ):
         await asyncio.Future()
 
 

@@ -31,6 +31,8 @@ async def serve(settings: Settings) -> AsyncIterator[str]:
         log_level="warning",
         ws="websockets-sansio",
         ws_max_size=settings.ws.protocol_limit,
+        # Chat lines are tiny: compressing each frame for each viewer costs more than it saves.
+        ws_per_message_deflate=False,
         lifespan="on",
     )
     server = uvicorn.Server(config)
