@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import MutableMapping
 from typing import Any
@@ -33,7 +34,9 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 # Display names a viewer may not take, so nobody can pass as the bot or the host in chat.
-_RESERVED_NAMES = ("bot", "host", "admin", "官方", "客服", "主播", "助手", "小助理", "机器人")
+_RESERVED_NAME = re.compile(
+    r"\b(bot|host|admin|staff|official)\b|官方|客服|主播|助手|小助理|机器人", re.IGNORECASE
+)
 
 
 class Connection:
@@ -132,6 +135,9 @@ class Connection:
             self.rt.metrics.chat_ingest.observe(time.perf_counter() - started)
         except AssistantError as exc:
             reply = self.error_event(exc)
+        except Exception:
+            log.exception("could not ingest a chat line in room %s", self.room_id)
+            reply = self.error_event(AssistantError("the message could not be accepted"))
         # The client may be gone by the time the line is committed; the line is kept anyway.
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await self.ws.send_text(reply.wire())
@@ -143,8 +149,7 @@ class Connection:
     def check_user(self, event: Chat | Engagement) -> None:
         if self.role != "viewer":
             return
-        name = event.user.name.casefold()
-        if any(reserved in name for reserved in _RESERVED_NAMES):
+        if _RESERVED_NAME.search(event.user.name):
             raise Forbidden("that display name is reserved for staff and the bot")
         if self.user_id is None:
             self.user_id = event.user.id

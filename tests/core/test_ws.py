@@ -98,7 +98,7 @@ async def test_viewer_cannot_impersonate(base_url: str, room: RoomCreated) -> No
         assert await error_code(client) == "forbidden"
         await client.chat("大家好", name="Shop Bot")
         assert await error_code(client) == "forbidden"
-        await client.chat("第一句", user_id="v1")
+        await client.chat("第一句", user_id="v1", name="Abbott Ghost")
         await client.expect("chat.accepted")
         await client.chat("换个身份", user_id="v2")
         assert await error_code(client) == "forbidden"
