@@ -208,7 +208,9 @@ async def test_resumes_where_it_was_after_a_crash(
     try:
         await until(lambda: any(s.kind == "script" for s in rig.heard.subtitles))
         first = next(s for s in rig.heard.subtitles if s.kind == "script").utterance_id.split(".")
-        assert first[0] == source and index <= int(first[1]) <= index + 1
+        # A crash can land between a sentence starting and its position reaching the store
+        # (a real disk write, not on the virtual clock): at most that one sentence is repeated.
+        assert first[0] == source and index - 1 <= int(first[1]) <= index + 1
         assert rig.heard.last_seq > last_seq  # sequence numbers keep growing
     finally:
         await rig.room.close()
