@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import random
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ HOURS = 24
 
 
 def rss_mb() -> float:
+    # Hand freed heap pages back first: glibc keeps per-thread arenas, and in a process that has
+    # loaded other models their retained pages would read as growth that is not a leak.
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
