@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answers.answerer import Answerer
 from assistant.answers.metrics import BrainMetrics
-from assistant.answers.retrieval import create_retriever
+from assistant.answers.retrieval import create_retriever, load_embedder
 from assistant.answers.room import RoomContext
 from assistant.compliance import ComplianceGate, load_gate
 from assistant.events import CatalogUpdated, ScriptRequest, StageSet, VisionUpdate
@@ -65,6 +65,8 @@ class Brain:
         self.rooms: dict[str, RoomContext] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Subscription] = []
+        self._embedder: Any | None = None
+        self._embedder_loaded = False
 
     def router(self) -> APIRouter | None:
         return None
@@ -77,9 +79,17 @@ class Brain:
     async def open_room(self, room: RoomInfo) -> None:
         if room.room_id in self.rooms:
             return
-        retriever = create_retriever(self.answer_settings.embedder)
-        ctx = RoomContext(room.room_id, room.language, room.catalog, retriever)
-        ctx.set_catalog(room.catalog)
+        name = self.answer_settings.embedder
+        if not self._embedder_loaded:
+            # One embedder for every room: loading the model is the expensive part.
+            self._embedder = await asyncio.to_thread(
+                load_embedder, name, self.services.settings.recommend
+            )
+            self._embedder_loaded = True
+        ctx = RoomContext(
+            room.room_id, room.language, room.catalog, create_retriever(self._embedder, name)
+        )
+        await asyncio.to_thread(ctx.set_catalog, room.catalog)
         self.rooms[room.room_id] = ctx
         types = ["vision.update", "stage.set", "catalog.updated", "script.request"]
         self._subs.append(await self.services.bus.on(room.room_id, self._on_event, types))
@@ -94,8 +104,7 @@ class Brain:
         elif isinstance(event, StageSet):
             ctx.on_stage(event.sku)
         elif isinstance(event, CatalogUpdated):
-            catalog = type(ctx.catalog)(products=event.products)
-            await asyncio.to_thread(ctx.set_catalog, catalog)
+            await ctx.update_catalog(type(ctx.catalog)(products=event.products))
         elif isinstance(event, ScriptRequest):
             self._spawn(self._script(ctx, event), f"brain-script-{event.id}")
 

@@ -58,7 +58,7 @@ async def run_rooms(
 
     async def room(r: int) -> None:
         for item in items[r::rooms]:
-            ctx = RoomContext(f"room{r}", item["lang"], catalog, create_retriever("lexical"))
+            ctx = RoomContext(f"room{r}", item["lang"], catalog, create_retriever(None))
             ctx.set_catalog(catalog)
             ctx.on_stage(item["stage_sku"])
             chat = Chat(

@@ -54,6 +54,11 @@ async def test_viewer_question_answer_and_recommendation(tmp_path: Path) -> None
             assert isinstance(status, ChatAccepted)
             assert (status.chat_id, status.status) == (accepted.chat_id, "answered")
 
+            shipping = next(f for f in product.faq if "快递" in f.q or "发货" in f.q)
+            await viewer.chat(f"{product.title.split()[0]}发什么快递？", user_id="mum-buyer")
+            faq_answer = await viewer.expect("answer", timeout=30)
+            assert isinstance(faq_answer, Answer) and shipping.a in faq_answer.text
+
             await viewer.chat("推荐一个送妈妈的礼物，200元以内", user_id="mum-buyer")
             rec = await viewer.expect("recommendation", timeout=60)
             assert isinstance(rec, Recommendation) and rec.target_user == "mum-buyer"

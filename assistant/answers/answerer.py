@@ -18,6 +18,7 @@ from assistant.answers.facts import (
 from assistant.answers.guard import numbers
 from assistant.answers.intent import IntentGuess, keyword_intent, resolve_product
 from assistant.answers.prompts import answer_messages, intent_messages
+from assistant.answers.retrieval import without_name
 from assistant.answers.room import RoomContext
 from assistant.answers.stream import FactMismatch, guarded_clauses
 from assistant.catalog import Product
@@ -99,7 +100,8 @@ class Answerer:
             out = await self._phrase(room, item, card, None, category, t0)
             if out is not None:
                 return out
-        hits = room.retriever.search(chat.text, sku, k=1)
+        query = without_name(chat.text, product.title) if product is not None else chat.text
+        hits = await room.search_faq(query, sku)
         fact = fact_answer(
             intent=intent,
             question=chat.text,

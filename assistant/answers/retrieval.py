@@ -6,6 +6,7 @@ import importlib
 import logging
 import math
 from collections import Counter
+from difflib import SequenceMatcher
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -58,8 +59,9 @@ class LexicalRetriever(_Base):
     name = "lexical"
 
     def index(self, catalog: Catalog) -> None:
-        self._items = [(p.sku, f) for p in catalog.products for f in p.faq]
-        self._vecs = [_grams(f.q) for _, f in self._items]
+        items = [(p.sku, f) for p in catalog.products for f in p.faq]
+        # Searches run in other threads while a new catalog is indexed: swap both at once.
+        self._items, self._vecs = items, [_grams(f.q) for _, f in items]
 
     def search(self, query: str, sku: str | None, k: int = 1) -> list[FaqHit]:
         q = _grams(query)
@@ -80,8 +82,10 @@ class EmbeddingRetriever(_Base):
         self._matrix: Any = None
 
     def index(self, catalog: Catalog) -> None:
-        self._items = [(p.sku, f) for p in catalog.products for f in p.faq]
-        self._matrix = self.embedder.embed([f.q for _, f in self._items]) if self._items else None
+        items = [(p.sku, f) for p in catalog.products for f in p.faq]
+        matrix = self.embedder.embed([f.q for _, f in items]) if items else None
+        # Searches run in other threads while a new catalog is indexed: swap both at once.
+        self._items, self._matrix = items, matrix
 
     def search(self, query: str, sku: str | None, k: int = 1) -> list[FaqHit]:
         idx = self._candidates(sku)
@@ -96,13 +100,27 @@ class EmbeddingRetriever(_Base):
         ]
 
 
-def create_retriever(embedder: str, settings: Any = None) -> Retriever:
-    """``recommend.embedders.create_embedder(name, settings)`` if importable, else lexical."""
-    if embedder in ("", "lexical"):
-        return LexicalRetriever()
+def without_name(question: str, title: str) -> str:
+    """Drop the product's name from a question: the FAQ is already that product's, and the name
+    would otherwise outweigh the few words that say what is asked ("…保温杯发什么快递")."""
+    match = SequenceMatcher(None, question, title).find_longest_match()
+    if match.size < 3 or match.size == len(question):
+        return question
+    return question[: match.a] + question[match.a + match.size :]
+
+
+def load_embedder(name: str, settings: Any) -> Any | None:
+    """``recommend.embedders.create_embedder(name, settings)``; None means the lexical retriever."""
+    if name in ("", "lexical"):
+        return None
     try:
         module = importlib.import_module("recommend.embedders")
-        return EmbeddingRetriever(module.create_embedder(embedder, settings), embedder)
+        return module.create_embedder(name, settings)
     except Exception as exc:  # recommend not installed or its model missing: say so, carry on
         log.warning("FAQ retrieval falls back to the lexical retriever: %s", exc)
-        return LexicalRetriever()
+        return None
+
+
+def create_retriever(embedder: Any | None, name: str = "lexical") -> Retriever:
+    """A per-room retriever over a shared embedder (or character n-grams without one)."""
+    return LexicalRetriever() if embedder is None else EmbeddingRetriever(embedder, name)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
-from assistant.answers.retrieval import Retriever
+from assistant.answers.retrieval import FaqHit, Retriever
 from assistant.catalog import Catalog, Product
 from assistant.events import VisionUpdate
 
@@ -19,10 +20,22 @@ class RoomContext:
     stage_pinned: bool = False
     vision: VisionUpdate | None = None
     history: list[str] = field(default_factory=list)
+    indexing: asyncio.Future[None] | None = None
 
     def set_catalog(self, catalog: Catalog) -> None:
-        self.catalog = catalog
         self.retriever.index(catalog)
+        self.catalog = catalog
+
+    async def update_catalog(self, catalog: Catalog) -> None:
+        """Facts switch to the new catalog at once; FAQ searches wait for its index."""
+        self.catalog = catalog
+        self.indexing = asyncio.ensure_future(asyncio.to_thread(self.retriever.index, catalog))
+        await self.indexing
+
+    async def search_faq(self, query: str, sku: str | None) -> list[FaqHit]:
+        if self.indexing is not None:
+            await self.indexing
+        return await asyncio.to_thread(self.retriever.search, query, sku, 1)
 
     def on_vision(self, update: VisionUpdate) -> None:
         self.vision = update
