@@ -33,7 +33,7 @@ $(MODELS): $(DEPS)
 install: $(MODELS)
 
 # Debian packages the tests and the service use; installed only when missing (needs root).
-SYSPKGS := redis-server redis-tools fonts-wqy-zenhei espeak-ng
+SYSPKGS := redis-server redis-tools fonts-wqy-zenhei espeak-ng chromium chromium-driver
 sysdeps:
 	@missing=$$(for p in $(SYSPKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from assistant import api, ws
+from assistant import api, pages, room_api, ws
 from assistant.errors import AssistantError
 from assistant.runtime import Runtime
 from assistant.settings import Settings
@@ -54,5 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         return _error(422, "bad_input", "request failed validation", details)
 
     app.include_router(api.router)
+    app.include_router(room_api.router)
     app.include_router(ws.router)
+    pages.mount(app)
     return app

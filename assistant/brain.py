@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from assistant.events import CatalogUpdated, ScriptRequest, StageSet, VisionUpda
 from assistant.llm import LLM, create_llm
 from assistant.llm.base import LLMUnavailable
 from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
+from assistant.plugins import CapabilityStatus
 from assistant.scripts.writer import ScriptWriter
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from assistant.plugins import RoomInfo, Services
 
 log = logging.getLogger(__name__)
+RECENT_FAILURE_S = 60.0
 
 
 class Brain:
@@ -70,6 +73,30 @@ class Brain:
 
     def router(self) -> APIRouter | None:
         return None
+
+    def status(self, room_id: str) -> CapabilityStatus | None:
+        if room_id not in self.rooms:
+            return None
+        s = self.llm_settings
+        model = s.model if s.backend == "openai" else s.preset
+        last = self.metrics.last_llm_failure
+        recent = last is not None and time.time() - last[0] < RECENT_FAILURE_S
+        if self.llm is None:
+            detail = "no LLM: answers come from the catalog and templates"
+        else:
+            detail = f"LLM failing: {last[1]}" if recent and last else "LLM ready"
+        return CapabilityStatus(
+            name="llm",
+            ok=self.llm is not None and not recent,
+            detail=detail,
+            info={
+                "backend": s.backend,
+                "model": model,
+                "phrase_answers": self.answer_settings.phrase_with_llm,
+                "failures": self.metrics.llm_failure_count,
+                "last_failure": last[1] if last else None,
+            },
+        )
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)

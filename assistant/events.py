@@ -182,6 +182,7 @@ class Answer(EventBase):
     type: Literal["answer"] = "answer"
     chat_id: str
     text: str
+    question: str | None = None
     user_ids: list[str] = Field(default_factory=list)
     sku: str | None = None
     source: Literal["facts", "llm", "template", "unknown"] = "facts"
@@ -274,6 +275,21 @@ class Subtitle(EventBase):
     utterance_id: str
     text: str
     kind: Literal["script", "answer", "host", "filler"] = "script"
+    sku: str | None = None
+    audience = ALL_ROLES
+
+
+class ProductCard(EventBase):
+    """The product now on stage, as overlays show it; sent when the stage product changes."""
+
+    type: Literal["product.card"] = "product.card"
+    sku: str
+    title: str
+    price: float
+    list_price: float | None = None
+    point: str = ""
+    stock: int = 0
+    source: Literal["vision", "pin", "anchor"] = "vision"
     audience = ALL_ROLES
 
 
@@ -305,6 +321,7 @@ Event = Annotated[
     | Recommendation
     | AudioChunk
     | Subtitle
+    | ProductCard
     | Error,
     Field(discriminator="type"),
 ]

@@ -54,9 +54,23 @@ class Metrics:
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
         )
+        self._room_connections: dict[tuple[str, str], int] = {}
         self.rejected = Counter(
             "lca_ws_rejected", "Client messages refused, by error code", ["code"], registry=registry
         )
+
+    def connected(self, room_id: str, role: str, delta: int) -> None:
+        """Count a WebSocket joining (+1) or leaving (-1) a room, per role."""
+        self.connections.labels(role).inc(delta)
+        key = (room_id, role)
+        count = self._room_connections.get(key, 0) + delta
+        if count > 0:
+            self._room_connections[key] = count
+        else:
+            self._room_connections.pop(key, None)
+
+    def room_connections(self, room_id: str) -> dict[str, int]:
+        return {role: n for (room, role), n in self._room_connections.items() if room == room_id}
 
     def watch(self, bus: EventBus, triage: Triage) -> None:
         self.registry.register(_LiveState(bus, triage))

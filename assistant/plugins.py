@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from assistant.catalog import Catalog
 from assistant.errors import BackendUnavailable
@@ -69,6 +69,22 @@ class Capability(Protocol):
 
     async def close(self) -> None:
         """Cancel and await every task the capability owns."""
+
+
+class CapabilityStatus(BaseModel):
+    """One capability's health in one room, as the host console shows it."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+    info: dict[str, Any] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class StatusReporter(Protocol):
+    """A capability that can say how it is doing in a room (None: not serving that room)."""
+
+    def status(self, room_id: str) -> CapabilityStatus | None: ...
 
 
 class CapabilityFactory(Protocol):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.catalog import Catalog
 from assistant.events import CatalogUpdated, Role
+from assistant.live import LiveView
 from assistant.plugins import Capability, RoomInfo, Services
 from assistant.store import RoomRecord
 from assistant.triage import Triage
@@ -30,9 +31,16 @@ class RoomCreated(BaseModel):
 
 
 class Rooms:
-    def __init__(self, services: Services, triage: Triage, capabilities: list[Capability]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        triage: Triage,
+        live: LiveView,
+        capabilities: list[Capability],
+    ) -> None:
         self.services = services
         self.triage = triage
+        self.live = live
         self.capabilities = capabilities
 
     async def open_all(self) -> None:
@@ -68,6 +76,7 @@ class Rooms:
             language=record.language,
             catalog=await self.services.store.catalog(record.room_id),
         )
+        await self.live.open_room(info)
         await self.triage.restore(record.room_id)
         for capability in self.capabilities:
             await capability.open_room(info)

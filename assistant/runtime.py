@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from assistant.bus import create_bus
+from assistant.live import LiveView
 from assistant.metrics import Metrics
 from assistant.plugins import Capability, Services, load_capability
 from assistant.rooms import Rooms
@@ -20,6 +21,7 @@ class Runtime:
     services: Services
     triage: Triage
     rooms: Rooms
+    live: LiveView
     metrics: Metrics
     capabilities: list[Capability]
 
@@ -35,12 +37,14 @@ class Runtime:
             settings=settings, bus=bus, store=store, registry=registry, backlog=triage
         )
         capabilities = [load_capability(name, services) for name in settings.capabilities]
-        rooms = Rooms(services, triage, capabilities)
+        live = LiveView(bus)
+        rooms = Rooms(services, triage, live, capabilities)
         await rooms.open_all()
-        return cls(services, triage, rooms, metrics, capabilities)
+        return cls(services, triage, rooms, live, metrics, capabilities)
 
     async def stop(self) -> None:
         for capability in reversed(self.capabilities):
             await capability.close()
+        self.live.close()
         await self.services.bus.close()
         self.services.store.close()

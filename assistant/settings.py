@@ -19,6 +19,7 @@ class ServerSettings(BaseModel):
     port: int = 8000
     admin_token: SecretStr = SecretStr("change-me-admin")
     demo_catalog: Path | None = Path("data/demo_catalog.json")
+    max_catalog_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
 
 class BusSettings(BaseModel):

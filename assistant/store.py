@@ -225,7 +225,9 @@ class Store:
         status: ChatStatus | None = None,
         since: float = 0.0,
         limit: int = 500,
+        newest: bool = False,
     ) -> list[ChatRecord]:
+        """Lines from ``since``, oldest first: the first ``limit``, or with ``newest`` the last."""
         sql = (
             "SELECT id, room_id, user_id, user_name, role, text, ts, status, reason, dup_of,"
             " priority, intent, answer FROM chat WHERE room_id=? AND ts>=?"
@@ -234,8 +236,10 @@ class Store:
         if status is not None:
             sql += " AND status=?"
             params.append(status)
-        sql += " ORDER BY ts LIMIT ?"
+        sql += f" ORDER BY ts {'DESC' if newest else 'ASC'} LIMIT ?"
         rows = await self._all(sql, *params, limit)
+        if newest:
+            rows.reverse()
         return [
             ChatRecord(
                 chat=Chat(

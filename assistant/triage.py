@@ -130,6 +130,12 @@ class Triage:
                 intent=verdict.intent,
             )
             await self.bus.publish(chat)
+            # The host sees the link at once; the sender gets the same ack as its reply.
+            await self.bus.publish(
+                ChatAccepted(
+                    room_id=chat.room_id, chat_id=chat.id, status=first.status, dup_of=first.chat_id
+                )
+            )
             if first.answer is not None:
                 await self.store.set_chat_status(chat.id, "answered", answer=first.answer)
                 await self.bus.publish(
@@ -137,6 +143,7 @@ class Triage:
                         room_id=chat.room_id,
                         chat_id=chat.id,
                         text=first.answer,
+                        question=chat.text,
                         user_ids=[chat.user.id],
                     )
                 )
@@ -223,7 +230,9 @@ class Triage:
         if status == "skipped":
             await self._count_skip(room_id, chat_id, reason or "unspecified")
         else:
-            await self.bus.publish(ChatAccepted(room_id=room_id, chat_id=chat_id, status=status))
+            await self.bus.publish(
+                ChatAccepted(room_id=room_id, chat_id=chat_id, status=status, reason=reason)
+            )
 
     async def _count_skip(self, room_id: str, chat_id: str, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1

@@ -182,8 +182,7 @@ async def room_socket(websocket: WebSocket, room_id: str, token: str = "") -> No
         room_id, types_for(role), maxsize=rt.services.settings.ws.send_queue
     )
     conn = Connection(websocket, rt, room_id, role)
-    gauge = rt.metrics.connections.labels(role)
-    gauge.inc()
+    rt.metrics.connected(room_id, role, 1)
     pump: asyncio.Task[None] | None = None
     try:
         await websocket.accept()
@@ -200,7 +199,7 @@ async def room_socket(websocket: WebSocket, room_id: str, token: str = "") -> No
         log.debug("client left room %s", room_id)
     finally:
         await conn.finish()
-        gauge.dec()
+        rt.metrics.connected(room_id, role, -1)
         sub.close()
         if pump is not None:
             pump.cancel()

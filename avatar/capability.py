@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
+from assistant.plugins import CapabilityStatus
 from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import AnchorRoom
 from avatar.gate import Gate
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from avatar.tts import TTS
 
 log = logging.getLogger(__name__)
+RECENT_FAILURE_S = 60.0
 
 
 class AvatarCapability:
@@ -35,6 +38,19 @@ class AvatarCapability:
 
     def router(self) -> APIRouter | None:
         return None  # audio leaves as AudioChunk events; the lead's WS layer frames them
+
+    def status(self, room_id: str) -> CapabilityStatus | None:
+        anchor = self.rooms.get(room_id)
+        if anchor is None:
+            return None
+        last = anchor.last_failure
+        failing = last is not None and time.time() - last[0] < RECENT_FAILURE_S
+        return CapabilityStatus(
+            name="tts",
+            ok=not failing,
+            detail=f"TTS failing: {last[1]}" if failing and last else "speaking",
+            info={"backend": self.settings.backend, **_on_air(anchor)},
+        )
 
     def tts(self) -> TTS:
         if self._tts is None:
@@ -84,6 +100,20 @@ class AvatarCapability:
             await self.close_room(room_id)
         if self._tts is not None:
             await self._tts.close()
+
+
+def _on_air(anchor: AnchorRoom, upcoming: int = 8) -> dict[str, object]:
+    """The utterance being spoken and the next ones, for the host console."""
+    current = anchor.current
+    return {
+        "current": current.model_dump(include={"kind", "text", "sku"}) if current else None,
+        "upcoming": [
+            {key: u.get(key) for key in ("kind", "text", "sku")}
+            for u in anchor.queue.dump()[:upcoming]
+        ],
+        "queued": len(anchor.queue),
+        "spoken": anchor.spoken,
+    }
 
 
 def create(services: Services) -> AvatarCapability:

@@ -246,14 +246,17 @@ class RecommendCapability:
         await self._publish(state, chat, result.items)
 
     async def _publish(self, state: _Room, chat: Chat, items: list[RecommendedItem]) -> None:
-        await self.services.bus.publish(
-            Recommendation(
-                room_id=state.info.room_id,
-                target_user=chat.user.id,
-                query=chat.text,
-                chat_id=chat.id,
-                items=items,
-            )
+        event = Recommendation(
+            room_id=state.info.room_id,
+            target_user=chat.user.id,
+            query=chat.text,
+            chat_id=chat.id,
+            items=items,
+        )
+        await self.services.bus.publish(event)
+        # Kept so the host console can show what was sent after it reconnects.
+        await self.services.store.add_output(
+            event.room_id, "recommendation", event.model_dump(mode="json"), ref=chat.id
         )
 
     async def find_by_image(

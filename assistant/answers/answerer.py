@@ -78,7 +78,7 @@ class Answerer:
                 )
                 return guess.intent
             except (LLMUnavailable, TimeoutError) as exc:
-                self.metrics.llm_failures.labels("intent").inc()
+                self.metrics.llm_failed("intent", exc)
                 log.warning("intent LLM failed: %s", exc)
         return hint if hint in {"price", "stock", "spec", "shipping"} else "usage"
 
@@ -184,7 +184,7 @@ class Answerer:
                     room, item, fallback, "template", False, sku, changes, first, t0
                 )
             except LLMUnavailable as exc:
-                self.metrics.llm_failures.labels(type(exc).__name__).inc()
+                self.metrics.llm_failed(type(exc).__name__, exc)
                 log.warning("LLM failed answering in %s: %s", room.room_id, exc)
                 if not sent:
                     return None
@@ -259,6 +259,7 @@ class Answerer:
             room_id=room.room_id,
             chat_id=chat.id,
             text=text,
+            question=chat.text,
             user_ids=[chat.user.id],
             sku=sku,
             source=source,

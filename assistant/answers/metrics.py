@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
 class BrainMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.llm_failure_count = 0
+        self.last_llm_failure: tuple[float, str] | None = None
         self.answers = Counter(
             "lca_brain_answers_total", "Answers sent, by source", ["source"], registry=registry
         )
@@ -40,3 +44,9 @@ class BrainMetrics:
             buckets=(0.01, 0.05, 0.1, 0.3, 0.5, 1, 1.5, 2, 3, 5, 10),
             registry=registry,
         )
+
+    def llm_failed(self, kind: str, exc: BaseException) -> None:
+        """Count a failed LLM call and remember the latest, for the console's health panel."""
+        self.llm_failures.labels(kind).inc()
+        self.llm_failure_count += 1
+        self.last_llm_failure = (time.time(), f"{kind}: {exc}")

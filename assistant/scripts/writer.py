@@ -166,7 +166,7 @@ class ScriptWriter:
             try:
                 await self._llm_script(room, req, product, lang, context, prev, changes, sent)
             except LLMUnavailable as exc:
-                self.metrics.llm_failures.labels(type(exc).__name__).inc()
+                self.metrics.llm_failed(type(exc).__name__, exc)
                 log.warning("LLM failed on a script in %s: %s", room.room_id, exc)
             fallback = len("".join(sent)) < 20
         if fallback:

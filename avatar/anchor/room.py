@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from assistant.events import (
@@ -72,6 +73,7 @@ class AnchorRoom:
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._sub: Subscription | None = None
+        self.last_failure: tuple[float, str] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -275,7 +277,11 @@ class AnchorRoom:
                     self._answered(utt, start)
                     await self.bus.publish(
                         Subtitle(
-                            room_id=self.room_id, utterance_id=uid, text=utt.text, kind=utt.kind
+                            room_id=self.room_id,
+                            utterance_id=uid,
+                            text=utt.text,
+                            kind=utt.kind,
+                            sku=utt.sku,
                         )
                     )
                 await self.bus.publish(
@@ -291,6 +297,7 @@ class AnchorRoom:
                 self.seq += 1
         except AvatarError as exc:
             self.metrics.failures.inc()
+            self.last_failure = (time.time(), exc.message)
             log.warning("anchor room %s skipped %r: %s", self.room_id, utt.text[:40], exc.message)
             await asyncio.sleep(0.05)  # a backend failing every line must not spin the loop
             return
