@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 import uvicorn
+from pydantic import BaseModel
 
 from assistant.app import create_app
 from assistant.catalog import Catalog
@@ -19,46 +20,61 @@ from assistant.settings import Settings
 log = logging.getLogger("assistant")
 
 
-async def _ensure(settings: Settings, saved: RoomCreated | None, catalog: Catalog) -> RoomCreated:
-    runtime = await Runtime.start(settings.model_copy(update={"capabilities": []}))
-    try:
-        known = {room.room_id for room in await runtime.services.store.rooms()}
-        if saved is not None and saved.room_id in known:
-            return saved
-        return await runtime.rooms.create(RoomCreate(title="演示直播间 Demo room"), catalog)
-    finally:
-        await runtime.stop()
+class DemoRooms(BaseModel):
+    """The demo's two rooms: one a human host runs, one the virtual anchor runs."""
+
+    host: RoomCreated
+    anchor: RoomCreated
 
 
-def ensure_demo_room(settings: Settings) -> RoomCreated | None:
-    """Create the demo room once; its tokens are kept beside the database for later runs."""
+async def ensure_demo_rooms(settings: Settings) -> DemoRooms | None:
+    """Create the demo rooms once; their tokens are kept beside the database for later runs."""
     source = settings.server.demo_catalog
     if source is None:
         return None
-    path = settings.store.path.parent / "demo_room.json"
-    saved = RoomCreated.model_validate_json(path.read_text()) if path.exists() else None
+    path = settings.store.path.parent / "demo_rooms.json"
+    saved = DemoRooms.model_validate_json(path.read_text()) if path.exists() else None
     catalog = Catalog.model_validate_json(Path(source).read_text(encoding="utf-8"))
-    room = asyncio.run(_ensure(settings, saved, catalog))
-    path.write_text(room.model_dump_json(indent=2))
-    return room
+    runtime = await Runtime.start(settings.model_copy(update={"capabilities": []}))
+    try:
+        known = {room.room_id for room in await runtime.services.store.rooms()}
+        if saved is not None and {saved.host.room_id, saved.anchor.room_id} <= known:
+            return saved
+        rooms = DemoRooms(
+            host=await runtime.rooms.create(RoomCreate(title="演示直播间 Demo room"), catalog),
+            anchor=await runtime.rooms.create(
+                RoomCreate(title="数字人直播间 Virtual anchor", mode="anchor"), catalog
+            ),
+        )
+    finally:
+        await runtime.stop()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rooms.model_dump_json(indent=2))
+    return rooms
 
 
-def banner(settings: Settings, room: RoomCreated) -> str:
-    base = f"{settings.server.host}:{settings.server.port}"
-    ws = f"ws://{base}/v1/rooms/{room.room_id}/ws"
+def banner(settings: Settings, rooms: DemoRooms) -> str:
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    host, anchor = rooms.host, rooms.anchor
+    ws = f"{base.replace('http', 'ws', 1)}/v1/rooms/{host.room_id}/ws"
     chat = json.dumps(
         {"type": "chat", "user": {"id": "u1", "name": "小王"}, "text": "这个保温杯多少钱？"},
         ensure_ascii=False,
     )
     return "\n".join(
         [
-            f"Demo room {room.room_id} on http://{base} (API docs: http://{base}/docs)",
-            f"  host token:   {room.tokens['host']}",
-            f"  viewer token: {room.tokens['viewer']}",
-            f"  anchor token: {room.tokens['anchor']}",
-            "Chat as a viewer:",
-            f"  websocat '{ws}?token={room.tokens['viewer']}'",
-            f"  python -m websockets '{ws}?token={room.tokens['viewer']}'",
+            f"Service on {base} (API docs: {base}/docs)",
+            f"Demo room {host.room_id} (a human host):",
+            f"  host console: {base}/console/{host.room_id}?token={host.tokens['host']}",
+            f"  overlay:      {base}/overlay/{host.room_id}?token={host.tokens['viewer']}",
+            f"  tokens: host {host.tokens['host']}  viewer {host.tokens['viewer']}",
+            f"Virtual-anchor room {anchor.room_id}:",
+            f"  host console: {base}/console/{anchor.room_id}?token={anchor.tokens['host']}",
+            f"  OBS overlay:  {base}/overlay/{anchor.room_id}?token={anchor.tokens['anchor']}",
+            f"  tokens: host {anchor.tokens['host']}  viewer {anchor.tokens['viewer']}"
+            f"  anchor {anchor.tokens['anchor']}",
+            "Chat as a viewer in the demo room:",
+            f"  python -m websockets '{ws}?token={host.tokens['viewer']}'",
             f"  then paste: {chat}",
         ]
     )
@@ -74,9 +90,9 @@ def main() -> None:
         settings = settings.model_copy(
             update={"server": settings.server.model_copy(update={"demo_catalog": None})}
         )
-    room = ensure_demo_room(settings)
-    if room is not None:
-        print(banner(settings, room), flush=True)
+    rooms = asyncio.run(ensure_demo_rooms(settings))
+    if rooms is not None:
+        print(banner(settings, rooms), flush=True)
     uvicorn.run(
         create_app(settings),
         host=settings.server.host,

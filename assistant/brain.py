@@ -70,6 +70,7 @@ class Brain:
         self._subs: list[Subscription] = []
         self._embedder: Any | None = None
         self._embedder_loaded = False
+        self._warm: asyncio.Task[None] | None = None
 
     def router(self) -> APIRouter | None:
         return None
@@ -81,13 +82,16 @@ class Brain:
         model = s.model if s.backend == "openai" else s.preset
         last = self.metrics.last_llm_failure
         recent = last is not None and time.time() - last[0] < RECENT_FAILURE_S
+        loading = self._warm is not None and not self._warm.done()
         if self.llm is None:
             detail = "no LLM: answers come from the catalog and templates"
+        elif loading:
+            detail = "LLM loading"
         else:
             detail = f"LLM failing: {last[1]}" if recent and last else "LLM ready"
         return CapabilityStatus(
             name="llm",
-            ok=self.llm is not None and not recent,
+            ok=self.llm is not None and not recent and not loading,
             detail=detail,
             info={
                 "backend": s.backend,
@@ -103,9 +107,21 @@ class Brain:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _warm_llm(self) -> None:
+        assert self.llm is not None
+        try:
+            await self.llm.start()
+        except LLMUnavailable as exc:
+            self.metrics.llm_failed("start", exc)
+            log.warning("the LLM is not ready: %s", exc)
+
     async def open_room(self, room: RoomInfo) -> None:
         if room.room_id in self.rooms:
             return
+        if self.llm is not None and self._warm is None:
+            # Load the model now, not on the first script a host asks for.
+            self._warm = asyncio.create_task(self._warm_llm(), name="brain-llm-warm")
+            self._tasks.add(self._warm)
         name = self.answer_settings.embedder
         if not self._embedder_loaded:
             # One embedder for every room: loading the model is the expensive part.

@@ -54,8 +54,8 @@ def sniff(body: bytes, content_type: str | None) -> FileFormat:
 
 def parse_catalog_file(body: bytes, fmt: FileFormat) -> Catalog:
     """Parse and validate a whole catalog; raises CatalogFileError listing every bad row."""
-    rows = _json_rows(body) if fmt == "json" else _csv_rows(_decode(body))
-    errors: list[RowError] = []
+    # Cells that cannot be read are reported together with the rows that fail validation.
+    rows, errors = (_json_rows(body), []) if fmt == "json" else _csv_rows(_decode(body))
     products: list[Product] = []
     seen: dict[str, int] = {}
     for number, raw in rows:
@@ -75,7 +75,7 @@ def parse_catalog_file(body: bytes, fmt: FileFormat) -> Catalog:
         seen[product.sku] = number
         products.append(product)
     if errors:
-        raise CatalogFileError(errors)
+        raise CatalogFileError(sorted(errors, key=lambda e: e.row))
     try:
         return Catalog(products=products)
     except ValidationError as exc:
@@ -117,7 +117,8 @@ def _json_rows(body: bytes) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-def _csv_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
+def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
+    """The rows whose cells could be read, and an error for each row whose cells could not."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in reader.fieldnames or []]
     unknown = [h for h in header if h not in CSV_COLUMNS]
@@ -138,9 +139,7 @@ def _csv_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
         except ValueError as exc:
             sku = record.get("sku")
             errors.append(RowError(row=number, sku=sku, field=str(exc), msg=_why(exc)))
-    if errors:
-        raise CatalogFileError(errors)
-    return rows
+    return rows, errors
 
 
 def _why(exc: ValueError) -> str:

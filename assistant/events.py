@@ -267,6 +267,9 @@ class AudioChunk(EventBase):
     text: str
     sample_rate: int
     data: bytes
+    # How far ahead of now the room's playout clock places this chunk: a player that joins
+    # mid-stream starts this late, so it keeps the anchor's buffer instead of running dry.
+    lead_s: float = Field(default=0.0, ge=0)
     audience = frozenset({"anchor"})
 
 

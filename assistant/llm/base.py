@@ -63,6 +63,9 @@ class LLM(Protocol):
     ) -> T:
         """Generate JSON constrained to ``schema`` (grammar or response_format) and validate it."""
 
+    async def start(self) -> None:
+        """Get ready (load the weights, reach the server); raises LLMUnavailable if it can't."""
+
     async def close(self) -> None:
         """Stop workers and free the model."""
 

@@ -30,6 +30,13 @@ class OpenAILLM:
             transport=transport,
         )
 
+    async def start(self) -> None:
+        try:
+            resp = await self._client.get("/models")
+            resp.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise LLMUnavailable(f"LLM server at {self.settings.base_url}: {exc}") from exc
+
     async def close(self) -> None:
         await self._client.aclose()
 

@@ -151,7 +151,10 @@ export class Scripts {
     if (ev.type !== "script.delta" && ev.type !== "script") return false;
     const known = this.scripts.get(ev.request_id);
     if (!known) return true; // another console's or the anchor loop's request
-    if (ev.type === "script.delta") known.text += ev.delta;
+    if (ev.type === "script.delta") {
+      known.text += ev.delta;
+      known.deltas = (known.deltas || 0) + 1;
+    }
     else Object.assign(known, { text: ev.text, done: true, fallback: ev.fallback });
     if (ev.request_id === this.current) this.render();
     return true;
@@ -163,6 +166,7 @@ export class Scripts {
     $("script-text").textContent = script.text;
     const state = $("script-state");
     state.dataset.state = script.done ? "done" : "streaming";
+    state.dataset.deltas = String(script.deltas || 0);
     state.textContent = script.done ? (script.fallback ? this.t("fallback") : this.t("done")) : this.t("streaming");
   }
 

@@ -70,7 +70,8 @@ class Player {
     buffer.copyToChannel(samples, 0);
     const now = ctx.currentTime;
     if (this.next > 0 && now > this.next + LATE_S) stats.underruns += 1;
-    const start = this.next > now ? this.next : now + LEAD_S;
+    // After silence (or on joining mid-stream) start where the room's clock places the chunk.
+    const start = this.next > now ? this.next : now + Math.max(LEAD_S, header.lead_s || 0);
     const source = ctx.createBufferSource();
     source.buffer = buffer;
     source.connect(ctx.destination);

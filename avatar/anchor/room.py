@@ -292,6 +292,7 @@ class AnchorRoom:
                         text=utt.text,
                         sample_rate=chunk.sample_rate,
                         data=chunk.data,
+                        lead_s=round(max(0.0, start - loop.time()), 3),
                     )
                 )
                 self.seq += 1

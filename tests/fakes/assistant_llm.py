@@ -60,6 +60,10 @@ class ScriptedLLM:
             raise LLMUnavailable("scripted outage")
         return schema.model_validate(self.structured_reply)
 
+    async def start(self) -> None:
+        if self.fail:
+            raise LLMUnavailable("scripted outage")
+
     async def close(self) -> None:
         self.closed = True
 
