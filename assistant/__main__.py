@@ -27,14 +27,28 @@ class DemoRooms(BaseModel):
     anchor: RoomCreated
 
 
+def _demo_file(settings: Settings) -> Path:
+    return settings.store.path.parent / "demo_rooms.json"
+
+
+def _load_demo(settings: Settings, source: Path) -> tuple[DemoRooms | None, Catalog]:
+    path = _demo_file(settings)
+    saved = DemoRooms.model_validate_json(path.read_text()) if path.exists() else None
+    return saved, Catalog.model_validate_json(source.read_text(encoding="utf-8"))
+
+
+def _save_demo(settings: Settings, rooms: DemoRooms) -> None:
+    path = _demo_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rooms.model_dump_json(indent=2))
+
+
 async def ensure_demo_rooms(settings: Settings) -> DemoRooms | None:
     """Create the demo rooms once; their tokens are kept beside the database for later runs."""
     source = settings.server.demo_catalog
     if source is None:
         return None
-    path = settings.store.path.parent / "demo_rooms.json"
-    saved = DemoRooms.model_validate_json(path.read_text()) if path.exists() else None
-    catalog = Catalog.model_validate_json(Path(source).read_text(encoding="utf-8"))
+    saved, catalog = _load_demo(settings, Path(source))
     runtime = await Runtime.start(settings.model_copy(update={"capabilities": []}))
     try:
         known = {room.room_id for room in await runtime.services.store.rooms()}
@@ -48,8 +62,7 @@ async def ensure_demo_rooms(settings: Settings) -> DemoRooms | None:
         )
     finally:
         await runtime.stop()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(rooms.model_dump_json(indent=2))
+    _save_demo(settings, rooms)
     return rooms
 
 
