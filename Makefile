@@ -62,6 +62,7 @@ bench: install redis
 	$(PY) -m bench.recommend
 	$(PY) -m bench.avatar
 	$(PY) -m bench.assistant
+	$(PY) -m bench.pages
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
