@@ -53,6 +53,16 @@ async def host_only(role: Annotated[Role, Depends(room_role)]) -> Role:
     return role
 
 
+async def read_body(request: Request, limit: int, what: str) -> bytes:
+    """The raw request body, refused as soon as it passes ``limit`` bytes."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise TooLarge(f"{what} larger than {limit} bytes")
+    return bytes(body)
+
+
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
@@ -88,12 +98,7 @@ async def get_catalog(room_id: str, rt: RuntimeDep) -> Catalog:
 async def post_frame(room_id: str, request: Request, rt: RuntimeDep) -> dict[str, str]:
     """Upload one JPEG or PNG frame as the raw request body; the newest frame wins."""
     limit = rt.services.settings.ws.max_frame_bytes
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise TooLarge(f"frame larger than {limit} bytes")
-    data = check_frame(bytes(body), limit)
+    data = check_frame(await read_body(request, limit, "frame"), limit)
     frame = Frame(room_id=room_id, data=data)
     await rt.services.bus.publish(frame)
     return {"frame_id": frame.id}

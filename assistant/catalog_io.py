@@ -123,16 +123,19 @@ def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[RowErro
     header = [h.strip() for h in reader.fieldnames or []]
     unknown = [h for h in header if h not in CSV_COLUMNS]
     missing = [c for c in ("sku", "title", "price", "stock", "category") if c not in header]
-    if unknown or missing:
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if unknown or missing or repeated:
         parts = [f"unknown column(s): {', '.join(unknown)}"] if unknown else []
         parts += [f"missing column(s): {', '.join(missing)}"] if missing else []
+        parts += [f"repeated column(s): {', '.join(repeated)}"] if repeated else []
         raise CatalogFileError([_file_error("; ".join(parts))])
     reader.fieldnames = header
     rows: list[tuple[int, dict[str, Any]]] = []
     errors: list[RowError] = []
     for number, record in enumerate(reader, start=1):
         if None in record:
-            errors.append(RowError(row=number, field="-", msg="more cells than columns"))
+            sku = record.get("sku")
+            errors.append(RowError(row=number, sku=sku, field="-", msg="more cells than columns"))
             continue
         try:
             rows.append((number, _csv_product(record)))

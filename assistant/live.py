@@ -164,7 +164,9 @@ class LiveView:
                 await self._show(room, event.room_id, event.sku, "anchor")
         elif isinstance(event, CatalogUpdated):
             room.catalog = Catalog(products=event.products)
-            if room.card is not None:
+            if room.card is not None and room.catalog.get(room.card.sku) is None:
+                room.card = None  # a product taken off the catalog is not shown on reconnect
+            elif room.card is not None:
                 await self._show(room, event.room_id, room.card.sku, room.card.source)
         else:
             self._time(room, event)

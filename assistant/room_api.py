@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
-from assistant.api import RuntimeDep, host_only, room_role
+from assistant.api import RuntimeDep, host_only, read_body, room_role
 from assistant.catalog_io import parse_catalog_file, sniff
-from assistant.errors import TooLarge
 from assistant.events import VisionUpdate
 from assistant.live import Latency, LiveSnapshot
 from assistant.plugins import CapabilityStatus, StatusReporter
@@ -95,12 +94,7 @@ async def upload_catalog(
     content_type: Annotated[str | None, Header()] = None,
 ) -> dict[str, int]:
     """Replace the catalog from a JSON or CSV file; 422 lists each bad row, nothing applies."""
-    limit = rt.services.settings.server.max_catalog_bytes
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise TooLarge(f"catalog file larger than {limit} bytes")
-    catalog = parse_catalog_file(bytes(body), sniff(bytes(body), content_type))
+    body = await read_body(request, rt.services.settings.server.max_catalog_bytes, "catalog file")
+    catalog = parse_catalog_file(body, sniff(body, content_type))
     await rt.rooms.put_catalog(room_id, catalog)
     return {"products": len(catalog.products)}

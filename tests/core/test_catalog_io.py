@@ -122,9 +122,8 @@ def test_every_bad_csv_row_is_reported_and_only_those() -> None:
     }
     assert [e.row for e in errors] == sorted(e.row for e in errors)
     for e in errors:
-        cells, extra, _ = layout[e.row - 1]
-        if not extra:
-            assert e.sku == cells["sku"]
+        cells, _, _ = layout[e.row - 1]
+        assert e.sku == cells["sku"]
     dup = next(e for e in errors if e.field == "sku")
     first = 1 + next(i for i, (cells, _, _) in enumerate(layout) if cells is good[0])
     assert dup.msg == f"duplicate sku, first on row {first}"
@@ -148,6 +147,7 @@ def test_row_errors_are_capped() -> None:
         ("sku,title,stock,category", ["missing column(s): price"]),
         ("sku,name,stock,category", ["unknown column(s): name", "missing column(s): title, price"]),
         ("", ["missing column(s): sku, title, price, stock, category"]),
+        ("sku,title,price,stock,category,price", ["repeated column(s): price"]),
     ],
 )
 def test_bad_header_is_a_file_error(header: str, names: list[str]) -> None:

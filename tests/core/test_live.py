@@ -170,6 +170,14 @@ async def test_catalog_update_republishes_the_card(live: Live) -> None:
     assert await live.settle() == []
 
 
+async def test_product_taken_off_the_catalog_leaves_no_card(live: Live) -> None:
+    await live.send(seen(PRODUCTS[0].sku))
+    assert len(await live.settle()) == 1
+    await live.send(CatalogUpdated(room_id=ROOM, products=PRODUCTS[1:]))
+    assert await live.settle() == []
+    assert live.view.snapshot(ROOM).card is None
+
+
 async def test_other_rooms_are_ignored(live: Live) -> None:
     other = await live.bus.subscribe("room-2", ["product.card"])
     await live.send(
