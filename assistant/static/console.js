@@ -140,10 +140,14 @@ const scripts = new Scripts(t, (message) => socket.send(message));
 stage.onPin = (sku) => socket.send({ type: "stage.set", sku });
 
 const connState = document.getElementById("conn");
+const showState = () => {
+  const state = connState.dataset.state;
+  connState.textContent = t(`conn${state[0].toUpperCase()}${state.slice(1)}`);
+};
 socket = new RoomSocket({
   onState: (state) => {
     connState.dataset.state = state;
-    connState.textContent = t(`conn${state[0].toUpperCase()}${state.slice(1)}`);
+    showState();
   },
   onOpen: async (reconnected) => {
     // The socket is subscribed before the history is read, so nothing falls between the two.
@@ -175,6 +179,7 @@ document.getElementById("only-flagged").addEventListener("change", (e) => chat.f
 document.getElementById("lang").addEventListener("click", (e) => {
   i18n.set(i18n.lang === "zh" ? "en" : "zh");
   e.target.textContent = i18n.lang === "zh" ? "English" : "中文";
+  showState();
   for (const line of chat.lines.values()) chat.render(line);
   side.rerender();
   stage.rerender();

@@ -3,10 +3,11 @@ import { api, h, newId, price, roomPath } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 
+// ``first`` names an i18n key for a leading "no choice" option.
 function fillSelect(select, products, first) {
   const keep = select.value;
   select.replaceChildren(
-    ...(first ? [h("option", { value: "" }, first)] : []),
+    ...(first ? [h("option", { value: "", "data-i18n": first }, "")] : []),
     ...products.map((p) => h("option", { value: p.sku }, `${p.sku} · ${p.title}`)),
   );
   if ([...select.options].some((o) => o.value === keep)) select.value = keep;
@@ -97,6 +98,7 @@ export class Stage {
         ctx.fillText(`${d.class_name} ${Math.round(d.score * 100)}%`, left + 2, Math.max(12, top - 2));
       }
       this.drawn += 1;
+      canvas.hidden = false;
       canvas.dataset.frameId = update.frame_id;
       canvas.dataset.boxes = String(update.detections.length);
     } catch (err) {
@@ -122,7 +124,8 @@ export class Scripts {
   }
 
   setCatalog(products) {
-    fillSelect($("script-sku"), products, this.t("onStageOption"));
+    fillSelect($("script-sku"), products, "onStageOption");
+    $("script-sku").options[0].textContent = this.t("onStageOption");
   }
 
   request() {
