@@ -50,6 +50,9 @@ class ScriptSettings(BaseModel):
     """Sales-script generation limits."""
 
     max_tokens: int = Field(default=320, ge=16, le=2048)
+    # A host waits for a script longer than a viewer for an answer, and on 2 cores the model
+    # shares the CPU with vision: give the first sentence time before falling back to a template.
+    first_token_timeout_s: float = Field(default=30.0, gt=0)
     max_overlap: float = Field(default=0.35, ge=0, le=1)
     history: int = Field(default=5, ge=0, le=50)
     recent_questions: int = Field(default=20, ge=0, le=200)

@@ -227,7 +227,7 @@ class ScriptWriter:
                 changes=changes,
                 max_tokens=max_tokens,
                 room_id=f"{room.room_id}/script",
-                first_timeout=s.first_token_timeout_s,
+                first_timeout=self.settings.first_token_timeout_s,
                 total_timeout=max(s.timeout_s, req.seconds * 2.0),
                 allowed_extra=allowed,
                 allowed_prices=catalog_prices(room.catalog, product),

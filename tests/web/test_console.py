@@ -52,9 +52,8 @@ async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
     settings = make_settings(
         tmp_path_factory.mktemp("console"),
         capabilities=["vision", "assistant", "recommend"],
-        # The default model, as users run it: scripts stream sentence by sentence. Two cores are
-        # shared here by chromium, vision and the model, so its first sentence may take >10 s.
-        llm=LLMSettings(backend="llamacpp", preset="default", first_token_timeout_s=60),
+        # The default model, as users run it: scripts stream sentence by sentence.
+        llm=LLMSettings(backend="llamacpp", preset="default"),
         vision=VisionSettings(model_dir=model_dir(), workers=2),
     )
     settings.server.demo_catalog = DEMO_CATALOG
