@@ -14,11 +14,11 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page
 
 from assistant.__main__ import ensure_demo_rooms
-from assistant.catalog import Catalog
-from assistant.events import Answer, ChatAccepted, VisionUpdate
+from assistant.catalog import Catalog, FaqItem
+from assistant.events import Answer, ChatAccepted, Recommendation, VisionUpdate
 from assistant.llm.settings import LLMSettings
 from assistant.rooms import RoomCreated
-from tests.conftest import DEMO_CATALOG, make_settings, ws_url
+from tests.conftest import DEMO_CATALOG, create_room, make_settings, ws_url
 from tests.server import serve
 from tests.vision.conftest import model_dir, png, render_frame
 from tests.web.conftest import open_page, screenshot
@@ -250,3 +250,49 @@ async def test_console_refuses_a_viewer_token(service: Service) -> None:
     room = service.room
     resp = await service.http.get(f"/console/{room.room_id}?token={room.tokens['viewer']}")
     assert resp.status_code == 403 and resp.json()["code"] == "forbidden"
+
+
+async def test_compliance_rewrite_shows_in_the_audit(service: Service, browser: Browser) -> None:
+    """A catalog FAQ that boasts: the answer is rewritten, and the console shows before/after."""
+    room = await create_room(service.http, title="合规测试")
+    product = CATALOG.products[0].model_copy(
+        update={"faq": [FaqItem(q="这款茶值得买吗", a="这是全网最低价，品质最好的一款。")]}
+    )
+    host = {"Authorization": f"Bearer {room.tokens['host']}"}
+    put = await service.http.put(
+        f"/v1/rooms/{room.room_id}/catalog",
+        json={"products": [product.model_dump(mode="json")]},
+        headers=host,
+    )
+    assert put.status_code == 200
+    page, errors = await open_page(
+        browser, f"{service.url}/console/{room.room_id}?token={room.tokens['host']}"
+    )
+    await page.wait_for_selector("#conn[data-state=open]")
+    async with room_client(ws_url(service.url, room, "viewer")) as viewer:
+        await ask(viewer, f"{product.title.split()[0]}这款茶值得买吗？", "tea-fan")
+    stored = (
+        await service.http.get(f"/v1/rooms/{room.room_id}/outputs/compliance", headers=host)
+    ).json()
+    assert stored, "the boastful answer was not rewritten"
+    changes = [c for entry in stored for c in entry["changes"]]
+    await page.wait_for_selector("#audit del", timeout=10_000)
+    assert await page.locator("#audit del").all_text_contents() == [c["before"] for c in changes]
+    assert await page.locator("#audit ins").all_text_contents() == [
+        c["after"] or "∅" for c in changes
+    ]
+    errors.check()
+
+
+async def test_recommendations_sent_are_listed(service: Service, browser: Browser) -> None:
+    page, errors = await open_page(browser, service.console())
+    await page.wait_for_selector("#conn[data-state=open]")
+    async with room_client(ws_url(service.url, service.room, "viewer")) as viewer:
+        await viewer.chat("推荐一个送妈妈的礼物，200元以内", user_id="gift-buyer")
+        rec = await viewer.expect("recommendation", timeout=60)
+    assert isinstance(rec, Recommendation) and rec.items
+    item = page.locator(f'#recs li[data-rec-id="{rec.id}"]')
+    await item.wait_for(timeout=10_000)
+    listed = await item.locator("ul li").all_text_contents()
+    assert [text.split(" ¥")[0] for text in listed] == [i.title for i in rec.items]
+    errors.check()
