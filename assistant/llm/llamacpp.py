@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import threading
@@ -91,14 +92,20 @@ class LlamaCppLLM:
                     retryable=False,
                 ) from exc
             s = self.settings
-            llama = Llama(
-                model_path=str(self.model_path),
-                n_ctx=s.context,
-                n_threads=s.threads,
-                n_threads_batch=s.threads,
-                n_batch=s.batch,
-                verbose=False,
-            )
+            # verbose=False points the whole process's stdout and stderr at /dev/null while the
+            # model loads, which swallows every other thread's logs (the service's start-up
+            # included); keep the descriptors and hide only llama.cpp's own load-time output.
+            with contextlib.redirect_stderr(io.StringIO()):
+                llama = Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=s.context,
+                    n_threads=s.threads,
+                    n_threads_batch=s.threads,
+                    n_batch=s.batch,
+                    verbose=True,
+                )
+            llama.verbose = False
+            logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
             eos, bos = llama.token_eos(), llama.token_bos()
             # a base model (the Gemma fixture) has no template: ChatML is a neutral stand-in
             template = llama.metadata.get("tokenizer.chat_template") or _CHATML

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -91,3 +92,21 @@ async def test_close_fails_pending_jobs(gemma: LlamaCppLLM) -> None:
     await gemma.close()
     with pytest.raises((LLMUnavailable, asyncio.CancelledError)):
         await asyncio.wait_for(task, 5)
+
+
+@needs_fixture
+async def test_loading_leaves_other_threads_output_alone(capfd: pytest.CaptureFixture[str]) -> None:
+    """A model loading in a worker thread must not silence the service's logs meanwhile."""
+    llm = LlamaCppLLM(LLMSettings(preset="fixture"), FIXTURE)
+    loading = asyncio.create_task(llm.start())
+    written = 0
+    while not loading.done():
+        os.write(2, f"service log line {written}\n".encode())
+        written += 1
+        await asyncio.sleep(0.002)
+    await loading
+    await llm.close()
+    err = capfd.readouterr().err
+    assert written > 0
+    assert [f"service log line {i}" in err for i in range(written)] == [True] * written
+    assert "llama_model_loader" not in err  # llama.cpp's own load chatter stays hidden
