@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import io
 import json
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -19,27 +18,13 @@ from skimage import data
 from websockets.asyncio.client import connect
 
 from bench.common import RESULTS, median, pct, subprocess_service, write_result
+from tests.server import free_port
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 CATALOG = json.loads(
     (Path(__file__).resolve().parents[1] / "data" / "demo_catalog.json").read_text()
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def answer_latency(base: str, room: dict[str, Any], page: Page, n: int) -> dict[str, Any]:
@@ -185,7 +170,7 @@ async def main() -> None:
         async with httpx.AsyncClient(base_url=base) as http:
             assert (await http.get("/healthz")).status_code == 200
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 await run(browser, base, rooms, args)
             finally:
