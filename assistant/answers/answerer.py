@@ -7,7 +7,6 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from assistant.answers.facts import (
     catalog_numbers_text,
@@ -17,20 +16,16 @@ from assistant.answers.facts import (
 )
 from assistant.answers.guard import numbers
 from assistant.answers.intent import IntentGuess, keyword_intent, resolve_product
+from assistant.answers.part import BrainPart
 from assistant.answers.prompts import answer_messages, intent_messages
 from assistant.answers.retrieval import without_name
 from assistant.answers.room import RoomContext
 from assistant.answers.stream import FactMismatch, guarded_clauses
 from assistant.catalog import Product
-from assistant.compliance import Change, ComplianceGate, Rewrite, audit
+from assistant.compliance import Change, Rewrite, audit
 from assistant.events import Answer, AnswerDelta, ChatTriaged
-from assistant.llm.base import LLM, LLMUnavailable
-
-if TYPE_CHECKING:
-    from assistant.answers.metrics import BrainMetrics
-    from assistant.bus import EventBus
-    from assistant.llm.settings import AnswerSettings, LLMSettings
-    from assistant.store import Store
+from assistant.llm.base import LLMUnavailable
+from assistant.llm.settings import AnswerSettings
 
 log = logging.getLogger(__name__)
 _PIECES = re.compile(r"[^。！？；，!?;,]+[。！？；，!?;,]?")
@@ -51,21 +46,7 @@ class Outcome:
     first_token_s: float | None = None
 
 
-class Answerer:
-    def __init__(
-        self,
-        *,
-        bus: EventBus,
-        store: Store,
-        llm: LLM | None,
-        gate: ComplianceGate,
-        settings: AnswerSettings,
-        llm_settings: LLMSettings,
-        metrics: BrainMetrics,
-    ) -> None:
-        self.bus, self.store, self.llm, self.gate = bus, store, llm, gate
-        self.settings, self.llm_settings, self.metrics = settings, llm_settings, metrics
-
+class Answerer(BrainPart[AnswerSettings]):
     async def classify(self, text: str, hint: str, room_id: str) -> str:
         intent = keyword_intent(text)
         if intent is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from assistant.answers.facts import (
     catalog_numbers_text,
@@ -15,20 +14,16 @@ from assistant.answers.facts import (
     stock_text,
 )
 from assistant.answers.intent import keyword_intent
+from assistant.answers.part import BrainPart
 from assistant.answers.prompts import sanitize
 from assistant.answers.room import RoomContext
 from assistant.answers.stream import FactMismatch, guarded_clauses
 from assistant.catalog import Product
-from assistant.compliance import Change, ComplianceGate, Rewrite, audit
+from assistant.compliance import Change, Rewrite, audit
 from assistant.events import Script, ScriptDelta, ScriptRequest
-from assistant.llm.base import LLM, LLMUnavailable, Message
+from assistant.llm.base import LLMUnavailable, Message
+from assistant.llm.settings import ScriptSettings
 from assistant.scripts.variation import containment, sentences
-
-if TYPE_CHECKING:
-    from assistant.answers.metrics import BrainMetrics
-    from assistant.bus import EventBus
-    from assistant.llm.settings import LLMSettings, ScriptSettings
-    from assistant.store import Store
 
 log = logging.getLogger(__name__)
 _STYLE = {
@@ -49,21 +44,7 @@ _TOPIC = {
 }
 
 
-class ScriptWriter:
-    def __init__(
-        self,
-        *,
-        bus: EventBus,
-        store: Store,
-        llm: LLM | None,
-        gate: ComplianceGate,
-        settings: ScriptSettings,
-        llm_settings: LLMSettings,
-        metrics: BrainMetrics,
-    ) -> None:
-        self.bus, self.store, self.llm, self.gate = bus, store, llm, gate
-        self.settings, self.llm_settings, self.metrics = settings, llm_settings, metrics
-
+class ScriptWriter(BrainPart[ScriptSettings]):
     async def _context(
         self, room: RoomContext, product: Product, lang: str
     ) -> tuple[str, list[str]]:
