@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, ShopInfo
 from assistant.errors import Forbidden, TooLarge, Unauthorized
 from assistant.events import Frame, Role
 from assistant.frames import check_frame
@@ -92,6 +92,18 @@ async def put_catalog(room_id: str, catalog: Catalog, rt: RuntimeDep) -> dict[st
 @router.get("/v1/rooms/{room_id}/catalog", dependencies=[Depends(host_only)])
 async def get_catalog(room_id: str, rt: RuntimeDep) -> Catalog:
     return await rt.services.store.catalog(room_id)
+
+
+@router.put("/v1/rooms/{room_id}/shop", dependencies=[Depends(host_only)])
+async def put_shop(room_id: str, shop: ShopInfo, rt: RuntimeDep) -> ShopInfo:
+    """Replace the room's shop facts (how to buy, shipping, returns, ...); products are kept."""
+    await rt.rooms.put_shop(room_id, shop)
+    return shop
+
+
+@router.get("/v1/rooms/{room_id}/shop", dependencies=[Depends(host_only)])
+async def get_shop(room_id: str, rt: RuntimeDep) -> ShopInfo:
+    return (await rt.services.store.catalog(room_id)).shop
 
 
 @router.post("/v1/rooms/{room_id}/frames", status_code=202, dependencies=[Depends(host_only)])

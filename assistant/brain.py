@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answers.answerer import Answerer
 from assistant.answers.metrics import BrainMetrics
-from assistant.answers.retrieval import create_retriever, load_embedder
 from assistant.answers.room import RoomContext
 from assistant.compliance import ComplianceGate, load_gate
-from assistant.events import CatalogUpdated, ScriptRequest, StageSet, VisionUpdate
+from assistant.events import CatalogUpdated, ScriptRequest, VisionUpdate
 from assistant.llm import LLM, create_llm
 from assistant.llm.base import LLMUnavailable
 from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
@@ -68,12 +67,19 @@ class Brain:
         self.rooms: dict[str, RoomContext] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Subscription] = []
-        self._embedder: Any | None = None
-        self._embedder_loaded = False
         self._warm: asyncio.Task[None] | None = None
 
     def router(self) -> APIRouter | None:
         return None
+
+    def _recently_failed(self) -> bool:
+        last = self.metrics.last_llm_failure
+        return last is not None and time.time() - last[0] < RECENT_FAILURE_S
+
+    def llm_ready(self) -> bool:
+        """Loaded and not failing lately: only then may an answer wait on the model."""
+        warm = self._warm is not None and self._warm.done()
+        return self.llm is not None and warm and not self._recently_failed()
 
     def status(self, room_id: str) -> CapabilityStatus | None:
         if room_id not in self.rooms:
@@ -81,7 +87,7 @@ class Brain:
         s = self.llm_settings
         model = s.model if s.backend == "openai" else s.preset
         last = self.metrics.last_llm_failure
-        recent = last is not None and time.time() - last[0] < RECENT_FAILURE_S
+        recent = self._recently_failed()
         loading = self._warm is not None and not self._warm.done()
         if self.llm is None:
             detail = "no LLM: answers come from the catalog and templates"
@@ -96,6 +102,7 @@ class Brain:
             info={
                 "backend": s.backend,
                 "model": model,
+                "select_facts": self.answer_settings.select_with_llm,
                 "phrase_answers": self.answer_settings.phrase_with_llm,
                 "failures": self.metrics.llm_failure_count,
                 "last_failure": last[1] if last else None,
@@ -122,19 +129,9 @@ class Brain:
             # Load the model now, not on the first script a host asks for.
             self._warm = asyncio.create_task(self._warm_llm(), name="brain-llm-warm")
             self._tasks.add(self._warm)
-        name = self.answer_settings.embedder
-        if not self._embedder_loaded:
-            # One embedder for every room: loading the model is the expensive part.
-            self._embedder = await asyncio.to_thread(
-                load_embedder, name, self.services.settings.recommend
-            )
-            self._embedder_loaded = True
-        ctx = RoomContext(
-            room.room_id, room.language, room.catalog, create_retriever(self._embedder, name)
-        )
-        await asyncio.to_thread(ctx.set_catalog, room.catalog)
+        ctx = RoomContext(room.room_id, room.language, room.catalog, self.services.stage)
         self.rooms[room.room_id] = ctx
-        types = ["vision.update", "stage.set", "catalog.updated", "script.request"]
+        types = ["vision.update", "catalog.updated", "script.request"]
         self._subs.append(await self.services.bus.on(room.room_id, self._on_event, types))
         self._spawn(self._answer_loop(ctx), f"brain-answers-{room.room_id}")
 
@@ -143,11 +140,9 @@ class Brain:
         if ctx is None:
             return
         if isinstance(event, VisionUpdate):
-            ctx.on_vision(event)
-        elif isinstance(event, StageSet):
-            ctx.on_stage(event.sku)
+            ctx.vision = event
         elif isinstance(event, CatalogUpdated):
-            await ctx.update_catalog(type(ctx.catalog)(products=event.products))
+            ctx.catalog = event.catalog
         elif isinstance(event, ScriptRequest):
             self._spawn(self._script(ctx, event), f"brain-script-{event.id}")
 
@@ -163,7 +158,7 @@ class Brain:
             item = await backlog.next(ctx.room_id)
             chat_id = item.chat.id
             try:
-                out = await self.answerer.answer(ctx, item)
+                out = await self.answerer.answer(ctx, item, llm_ready=self.llm_ready())
             except asyncio.CancelledError:
                 await asyncio.shield(
                     backlog.resolve(ctx.room_id, chat_id, "skipped", reason="shutdown")

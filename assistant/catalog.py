@@ -23,6 +23,8 @@ class Product(BaseModel):
     price: float = Field(gt=0, le=10_000_000)
     list_price: float | None = Field(default=None, gt=0, le=10_000_000)
     stock: int = Field(ge=0)
+    # The cart link number viewers are told to look for (小黄车 N号链接).
+    link: int | None = Field(default=None, ge=0, le=100_000)
     category: str = Field(min_length=1, max_length=64)
     attributes: dict[str, str | float | int] = Field(default_factory=dict)
     selling_points: list[str] = Field(default_factory=list, max_length=20)
@@ -39,12 +41,26 @@ class Product(BaseModel):
         return value
 
 
+class ShopInfo(BaseModel):
+    """The room's shop facts viewers ask about: how to order, shipping, returns, after-sales."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    how_to_buy: str = Field(default="", max_length=1000)
+    shipping: str = Field(default="", max_length=1000)
+    returns: str = Field(default="", max_length=1000)
+    after_sales: str = Field(default="", max_length=1000)
+    invoice: str = Field(default="", max_length=1000)
+    payment: str = Field(default="", max_length=1000)
+
+
 class Catalog(BaseModel):
-    """A room's whole catalog; SKUs are unique, and it is replaced as one unit."""
+    """A room's whole catalog and shop facts; SKUs are unique, and it is replaced as one unit."""
 
     model_config = ConfigDict(extra="forbid")
 
     products: list[Product] = Field(default_factory=list, max_length=10_000)
+    shop: ShopInfo = Field(default_factory=ShopInfo)
 
     @field_validator("products")
     @classmethod

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from assistant.catalog import Catalog, Product
+from assistant.catalog import Catalog, Product, ShopInfo
 from assistant.errors import BadInput
 
 FileFormat = Literal["json", "csv"]
@@ -53,9 +53,20 @@ def sniff(body: bytes, content_type: str | None) -> FileFormat:
 
 
 def parse_catalog_file(body: bytes, fmt: FileFormat) -> Catalog:
-    """Parse and validate a whole catalog; raises CatalogFileError listing every bad row."""
+    """Parse and validate a whole catalog; raises CatalogFileError listing every bad row.
+
+    The shop facts come only with a JSON ``{"products", "shop"}``; without them the returned
+    catalog leaves ``shop`` unset (not in ``model_fields_set``), so the caller keeps the room's.
+    """
     # Cells that cannot be read are reported together with the rows that fail validation.
-    rows, errors = (_json_rows(body), []) if fmt == "json" else _csv_rows(_decode(body))
+    shop: ShopInfo | None = None
+    errors: list[RowError] = []
+    if fmt == "json":
+        doc = _json_doc(body)
+        rows = _json_rows(doc)
+        shop = _shop(doc)
+    else:
+        rows, errors = _csv_rows(_decode(body))
     products: list[Product] = []
     seen: dict[str, int] = {}
     for number, raw in rows:
@@ -77,7 +88,7 @@ def parse_catalog_file(body: bytes, fmt: FileFormat) -> Catalog:
     if errors:
         raise CatalogFileError(sorted(errors, key=lambda e: e.row))
     try:
-        return Catalog(products=products)
+        return Catalog(products=products) if shop is None else Catalog(products=products, shop=shop)
     except ValidationError as exc:
         raise CatalogFileError([RowError(row=0, field="products", msg=str(exc))]) from exc
 
@@ -101,11 +112,25 @@ def _file_error(msg: str) -> RowError:
     return RowError(row=0, field="file", msg=msg)
 
 
-def _json_rows(body: bytes) -> list[tuple[int, dict[str, Any]]]:
+def _json_doc(body: bytes) -> Any:
     try:
-        doc = json.loads(body)
+        return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CatalogFileError([_file_error(f"not valid JSON: {exc}")]) from exc
+
+
+def _shop(doc: Any) -> ShopInfo | None:
+    if not isinstance(doc, dict) or "shop" not in doc:
+        return None
+    try:
+        return ShopInfo.model_validate(doc["shop"])
+    except ValidationError as exc:
+        raise CatalogFileError(
+            [RowError(row=0, field="shop." + _loc(e["loc"]), msg=e["msg"]) for e in exc.errors()]
+        ) from exc
+
+
+def _json_rows(doc: Any) -> list[tuple[int, dict[str, Any]]]:
     items = doc.get("products") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise CatalogFileError([_file_error('expected {"products": [...]} or a list')])

@@ -9,7 +9,8 @@ from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
-from assistant.catalog import Product
+from assistant.catalog import Catalog, Product, ShopInfo
+from assistant.understand.types import Intent, Understanding
 
 Role = Literal["host", "viewer", "anchor"]
 ALL_ROLES: frozenset[Role] = frozenset({"host", "viewer", "anchor"})
@@ -142,6 +143,11 @@ class Frame(EventBase):
 class CatalogUpdated(EventBase):
     type: Literal["catalog.updated"] = "catalog.updated"
     products: list[Product]
+    shop: ShopInfo = Field(default_factory=ShopInfo)
+
+    @property
+    def catalog(self) -> Catalog:
+        return Catalog(products=self.products, shop=self.shop)
 
 
 class ChatAccepted(EventBase):
@@ -155,13 +161,20 @@ class ChatAccepted(EventBase):
 
 
 class ChatTriaged(EventBase):
-    """Triage output: an accepted question, ranked, waiting for an answerer."""
+    """Triage output: an accepted question, understood and ranked, waiting for an answerer."""
 
     type: Literal["chat.triaged"] = "chat.triaged"
     chat: Chat
-    priority: float
-    intent: str
+    understanding: Understanding
     audience = HOST
+
+    @property
+    def intent(self) -> Intent:
+        return self.understanding.intent
+
+    @property
+    def priority(self) -> float:
+        return self.understanding.priority
 
 
 class ChatSkipped(EventBase):
@@ -169,6 +182,9 @@ class ChatSkipped(EventBase):
     chat_id: str
     reason: str
     audience = HOST
+
+
+AnswerSource = Literal["facts", "shop", "llm", "template", "clarify", "unknown"]
 
 
 class AnswerDelta(EventBase):
@@ -185,7 +201,7 @@ class Answer(EventBase):
     question: str | None = None
     user_ids: list[str] = Field(default_factory=list)
     sku: str | None = None
-    source: Literal["facts", "llm", "template", "unknown"] = "facts"
+    source: AnswerSource = "facts"
     flagged: bool = False
     audience = ALL_ROLES
 
@@ -205,6 +221,18 @@ class Script(EventBase):
     text: str
     style: str
     fallback: bool = False
+    audience = HOST
+
+
+StageSource = Literal["pin", "anchor", "vision", "none"]
+
+
+class StageChanged(EventBase):
+    """The product on stage, from its one owner: host pin > the anchor's product > vision."""
+
+    type: Literal["stage"] = "stage"
+    sku: str | None
+    source: StageSource
     audience = HOST
 
 
@@ -325,6 +353,7 @@ Event = Annotated[
     | AudioChunk
     | Subtitle
     | ProductCard
+    | StageChanged
     | Error,
     Field(discriminator="type"),
 ]

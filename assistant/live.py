@@ -19,7 +19,7 @@ from assistant.events import (
     ProductCard,
     Script,
     ScriptRequest,
-    StageSet,
+    StageChanged,
     Subtitle,
     VisionUpdate,
 )
@@ -36,7 +36,7 @@ CardSource = Literal["vision", "pin", "anchor"]
 _TYPES = (
     "frame",
     "vision.update",
-    "stage.set",
+    "stage",
     "subtitle",
     "answer",
     "catalog.updated",
@@ -63,7 +63,6 @@ class Latency(BaseModel):
 @dataclass
 class _Room:
     catalog: Catalog
-    pinned: str | None = None
     card: ProductCard | None = None
     answer: Answer | None = None
     subtitle: Subtitle | None = None
@@ -89,7 +88,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 class LiveView:
-    """Follows every room's bus and publishes a ``product.card`` when the stage product changes."""
+    """Follows every room's bus; publishes a ``product.card`` when the ``stage`` event changes."""
 
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
@@ -152,18 +151,13 @@ class LiveView:
         elif isinstance(event, VisionUpdate):
             room.vision = event
             room.observe("vision", event.latency_ms / 1000)
-            if room.pinned is None and event.stage.sku is not None:
-                await self._show(room, event.room_id, event.stage.sku, "vision")
-        elif isinstance(event, StageSet):
-            room.pinned = event.sku
-            if event.sku is not None:
-                await self._show(room, event.room_id, event.sku, "pin")
+        elif isinstance(event, StageChanged):
+            if event.sku is not None and event.source != "none":
+                await self._show(room, event.room_id, event.sku, event.source)
         elif isinstance(event, Subtitle):
             room.subtitle = event
-            if room.pinned is None and event.sku is not None:
-                await self._show(room, event.room_id, event.sku, "anchor")
         elif isinstance(event, CatalogUpdated):
-            room.catalog = Catalog(products=event.products)
+            room.catalog = event.catalog
             if room.card is not None and room.catalog.get(room.card.sku) is None:
                 room.card = None  # a product taken off the catalog is not shown on reconnect
             elif room.card is not None:

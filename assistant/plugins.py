@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from assistant.bus import EventBus
-    from assistant.events import ChatTriaged
+    from assistant.embedders import EmbedderPool
+    from assistant.events import ChatTriaged, StageChanged
     from assistant.settings import Settings
     from assistant.store import ChatStatus, Store
 
@@ -47,6 +48,14 @@ class Backlog(Protocol):
         """Mark a question (and its linked duplicates) answered or skipped, and tell the host."""
 
 
+class StageView(Protocol):
+    """The room's product on stage, as its one owner in the core decided it."""
+
+    def current(self, room_id: str) -> StageChanged | None: ...
+
+    def sku(self, room_id: str) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Services:
     """What the app hands every capability: never a global."""
@@ -56,6 +65,8 @@ class Services:
     store: Store
     registry: CollectorRegistry
     backlog: Backlog
+    stage: StageView
+    embedders: EmbedderPool
 
 
 class Capability(Protocol):

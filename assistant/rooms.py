@@ -9,12 +9,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, ShopInfo
 from assistant.events import CatalogUpdated, Role
 from assistant.live import LiveView
 from assistant.plugins import Capability, RoomInfo, Services
+from assistant.stage import StageOwner
 from assistant.store import RoomRecord
 from assistant.triage import Triage
+from assistant.understand.service import Understander
 
 
 class RoomCreate(BaseModel):
@@ -36,11 +38,15 @@ class Rooms:
         services: Services,
         triage: Triage,
         live: LiveView,
+        stage: StageOwner,
+        understander: Understander,
         capabilities: list[Capability],
     ) -> None:
         self.services = services
         self.triage = triage
         self.live = live
+        self.stage = stage
+        self.understander = understander
         self.capabilities = capabilities
 
     async def open_all(self) -> None:
@@ -64,9 +70,23 @@ class Rooms:
         return RoomCreated(room_id=record.room_id, tokens=tokens)
 
     async def put_catalog(self, room_id: str, catalog: Catalog) -> None:
+        """Replace the products; the shop facts too when the upload carries them (else kept)."""
         await self.services.store.room(room_id)
+        if "shop" not in catalog.model_fields_set:
+            old = await self.services.store.catalog(room_id)
+            catalog = Catalog(products=catalog.products, shop=old.shop)
+        await self._apply(room_id, catalog)
+
+    async def put_shop(self, room_id: str, shop: ShopInfo) -> None:
+        await self.services.store.room(room_id)
+        old = await self.services.store.catalog(room_id)
+        await self._apply(room_id, Catalog(products=old.products, shop=shop))
+
+    async def _apply(self, room_id: str, catalog: Catalog) -> None:
         await self.services.store.put_catalog(room_id, catalog)
-        await self.services.bus.publish(CatalogUpdated(room_id=room_id, products=catalog.products))
+        await self.services.bus.publish(
+            CatalogUpdated(room_id=room_id, products=catalog.products, shop=catalog.shop)
+        )
 
     async def _open(self, record: RoomRecord) -> None:
         info = RoomInfo(
@@ -77,6 +97,8 @@ class Rooms:
             catalog=await self.services.store.catalog(record.room_id),
         )
         await self.live.open_room(info)
+        await self.stage.open_room(info)
+        await self.understander.open_room(info)
         await self.triage.restore(record.room_id)
         for capability in self.capabilities:
             await capability.open_room(info)

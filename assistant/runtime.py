@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from assistant.bus import create_bus
+from assistant.embedders import EmbedderPool
 from assistant.live import LiveView
 from assistant.metrics import Metrics
 from assistant.plugins import Capability, Services, load_capability
 from assistant.rooms import Rooms
 from assistant.settings import Settings
+from assistant.stage import StageOwner
 from assistant.store import Store
 from assistant.triage import Triage
+from assistant.understand.service import Understander
 
 
 @dataclass
@@ -22,6 +25,8 @@ class Runtime:
     triage: Triage
     rooms: Rooms
     live: LiveView
+    stage: StageOwner
+    understander: Understander
     metrics: Metrics
     capabilities: list[Capability]
 
@@ -29,22 +34,34 @@ class Runtime:
     async def start(cls, settings: Settings) -> Runtime:
         store = Store(settings.store.path)
         bus = create_bus(settings.bus)
-        triage = Triage(settings.triage, store, bus)
+        u = settings.understand
+        pool = EmbedderPool(threads=u.threads, st_model_path=u.st_model_path)
+        stage = StageOwner(bus, store)
+        understander = Understander(u, bus, stage, pool)
+        triage = Triage(settings.triage, store, bus, understander)
         registry = CollectorRegistry()
         metrics = Metrics(registry)
         metrics.watch(bus, triage)
         services = Services(
-            settings=settings, bus=bus, store=store, registry=registry, backlog=triage
+            settings=settings,
+            bus=bus,
+            store=store,
+            registry=registry,
+            backlog=triage,
+            stage=stage,
+            embedders=pool,
         )
         capabilities = [load_capability(name, services) for name in settings.capabilities]
         live = LiveView(bus)
-        rooms = Rooms(services, triage, live, capabilities)
+        rooms = Rooms(services, triage, live, stage, understander, capabilities)
         await rooms.open_all()
-        return cls(services, triage, rooms, live, metrics, capabilities)
+        return cls(services, triage, rooms, live, stage, understander, metrics, capabilities)
 
     async def stop(self) -> None:
         for capability in reversed(self.capabilities):
             await capability.close()
+        self.understander.close()
+        self.stage.close()
         self.live.close()
         await self.services.bus.close()
         self.services.store.close()

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.llm.settings import AnswerSettings, ComplianceSettings, LLMSettings, ScriptSettings
+from assistant.understand.settings import UnderstandSettings
 from avatar.settings import AvatarSettings
 from recommend.settings import RecommendSettings
 from vision.settings import VisionSettings
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     ws: WsSettings = WsSettings()
     triage: TriageSettings = TriageSettings()
+    understand: UnderstandSettings = UnderstandSettings()
     llm: LLMSettings = LLMSettings()
     answers: AnswerSettings = AnswerSettings()
     scripts: ScriptSettings = ScriptSettings()

@@ -1,4 +1,4 @@
-"""Chat triage: rate limit, spam and intent scoring, dedupe, and a bounded priority backlog."""
+"""Chat triage: rate limit, spam, understanding, dedupe in context, a bounded priority backlog."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from assistant.errors import RateLimited
 from assistant.events import Answer, Chat, ChatAccepted, ChatSkipped, ChatTriaged
 from assistant.settings import TriageSettings
 from assistant.store import ChatStatus, Store
-from assistant.triage_rules import bigrams, classify, normalise
+from assistant.understand.rules import is_spam
+from assistant.understand.service import Understander
+from assistant.understand.text import bigrams, normalise
 
 _MAX_BUCKETS = 50_000
 
@@ -40,6 +42,9 @@ class _Entry:
 class _Recent:
     chat_id: str
     grams: frozenset[str]
+    # The products the line was about: "这个多少钱" asked under two stage products is two
+    # questions, however alike the words.
+    skus: tuple[str, ...]
     ts: float
     status: ChatStatus = "queued"
     answer: str | None = None
@@ -55,10 +60,13 @@ class _Room:
 class Triage:
     """Turns accepted chat into a ranked backlog that the answerer pulls from (Backlog)."""
 
-    def __init__(self, settings: TriageSettings, store: Store, bus: EventBus) -> None:
+    def __init__(
+        self, settings: TriageSettings, store: Store, bus: EventBus, understander: Understander
+    ) -> None:
         self.settings = settings
         self.store = store
         self.bus = bus
+        self.understander = understander
         self.skipped: dict[str, int] = {}
         self._rooms: dict[str, _Room] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
@@ -86,7 +94,9 @@ class Triage:
         bucket.tokens -= 1
         return True
 
-    def _duplicate_of(self, room: _Room, grams: frozenset[str], now: float) -> _Recent | None:
+    def _duplicate_of(
+        self, room: _Room, grams: frozenset[str], skus: tuple[str, ...], now: float
+    ) -> _Recent | None:
         # Compare against a bounded window of recent questions so a flood costs O(1) per line;
         # the Jaccard test is inlined because this loop is the hottest code on the chat path.
         horizon = now - self.settings.dedupe_window_s
@@ -99,6 +109,7 @@ class Triage:
             if (
                 shared
                 and recent.status != "skipped"
+                and recent.skus == skus
                 and (shared >= threshold * (size + len(recent.grams) - shared))
             ):
                 return recent
@@ -113,21 +124,22 @@ class Triage:
             await self.store.add_chat(chat, "skipped", reason="staff_message")
             await self.bus.publish(chat)
             return self._ack(chat, "skipped", "staff_message")
-        verdict = classify(chat.text)
-        if verdict.spam:
+        if is_spam(chat.text):
             await self.store.add_chat(chat, "skipped", reason="spam", intent="spam")
             await self._count_skip(chat.room_id, chat.id, "spam")
             return self._ack(chat, "skipped", "spam")
+        understood = await self.understander.read(chat)
         room = self._room(chat.room_id)
         grams = bigrams(normalise(chat.text))
-        first = self._duplicate_of(room, grams, now)
+        skus = tuple(understood.skus)
+        first = self._duplicate_of(room, grams, skus, now)
         if first is not None:
             await self.store.add_chat(
                 chat,
                 first.status,
                 dup_of=first.chat_id,
-                priority=verdict.priority,
-                intent=verdict.intent,
+                priority=understood.priority,
+                intent=understood.intent,
             )
             await self.bus.publish(chat)
             # The host sees the link at once; the sender gets the same ack as its reply.
@@ -148,16 +160,14 @@ class Triage:
                     )
                 )
             return self._ack(chat, first.status, None, dup_of=first.chat_id)
-        await self.store.add_chat(chat, "queued", priority=verdict.priority, intent=verdict.intent)
-        room.recent.append(_Recent(chat.id, grams, now))
+        await self.store.add_chat(
+            chat, "queued", priority=understood.priority, intent=understood.intent
+        )
+        room.recent.append(_Recent(chat.id, grams, skus, now))
         if len(room.recent) > self.settings.dedupe_recent:
             room.recent.popleft()
         await self.bus.publish(chat)
-        await self._enqueue(
-            ChatTriaged(
-                room_id=chat.room_id, chat=chat, priority=verdict.priority, intent=verdict.intent
-            )
-        )
+        await self._enqueue(ChatTriaged(room_id=chat.room_id, chat=chat, understanding=understood))
         return self._ack(chat, "queued", None)
 
     @staticmethod
@@ -194,13 +204,9 @@ class Triage:
         for record in records:
             if record.dup_of is not None:
                 continue
+            understood = await self.understander.read(record.chat)
             await self._enqueue(
-                ChatTriaged(
-                    room_id=room_id,
-                    chat=record.chat,
-                    priority=record.priority,
-                    intent=record.intent or "question",
-                )
+                ChatTriaged(room_id=room_id, chat=record.chat, understanding=understood)
             )
             restored += 1
         return restored

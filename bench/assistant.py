@@ -1,186 +1,217 @@
-"""Brain benchmark: Q&A accuracy, unknown handling, compliance slips, time to first answer token."""
+"""Chat Q&A benchmark: viewers' questions through understanding and the answerer, scored."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import socket
-import subprocess
-import sys
 import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from prometheus_client import CollectorRegistry
 
 from assistant.answers.answerer import Answerer, Outcome
-from assistant.answers.facts import catalog_numbers_text
 from assistant.answers.guard import numbers
 from assistant.answers.metrics import BrainMetrics
-from assistant.answers.retrieval import create_retriever
 from assistant.answers.room import RoomContext
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
 from assistant.compliance import load_gate
-from assistant.events import Chat, ChatTriaged, User
+from assistant.embedders import EmbedderPool
+from assistant.events import Chat, ChatTriaged, StageSet, User
 from assistant.llm import LLM, LLMSettings
 from assistant.llm.llamacpp import LlamaCppLLM
 from assistant.llm.models import model_path
-from assistant.llm.openai import OpenAILLM
 from assistant.llm.settings import AnswerSettings
+from assistant.plugins import RoomInfo
+from assistant.stage import StageOwner
 from assistant.store import Store
+from assistant.understand.service import Understander
+from assistant.understand.settings import UnderstandSettings
 from bench.common import median, pct, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = Path("~/.cache/live-commerce").expanduser()
 
 
-def load_eval() -> tuple[Catalog, list[dict[str, Any]]]:
-    data = json.loads((ROOT / "data/eval/qa_zh_en.json").read_text())
-    catalog = Catalog.model_validate(json.loads((ROOT / data["catalog"]).read_text()))
-    return catalog, data["items"]
+def load_items(splits: list[str]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for split in splits:
+        items += json.loads((ROOT / f"data/eval/qa/{split}.json").read_text())["items"]
+    return items
 
 
-async def run_rooms(
-    catalog: Catalog, items: list[dict[str, Any]], rooms: int, llm: LLM | None, phrase: bool,
-    store: Store,
-) -> list[tuple[dict[str, Any], Outcome]]:  # fmt: skip
-    """Each room answers its share of the items in turn; rooms run concurrently."""
+def catalog_of(name: str) -> Catalog:
+    path = "data/demo_catalog.json" if name == "demo" else f"data/eval/catalogs/{name}.json"
+    return Catalog.model_validate_json((ROOT / path).read_text())
+
+
+@dataclass
+class Rig:
+    """The real understanding step and answerer on a memory bus, one room per catalog."""
+
+    bus: MemoryBus
+    stage: StageOwner
+    understander: Understander
+    answerer: Answerer
+    rooms: dict[str, RoomContext]
+
+    async def ask(self, room: str, item: dict[str, Any], n: int, llm_ready: bool) -> Outcome:
+        ctx = self.rooms[room]
+        if self.stage.sku(room) != item["stage_sku"]:
+            await self.bus.publish(StageSet(room_id=room, sku=item["stage_sku"]))
+            while self.stage.sku(room) != item["stage_sku"]:  # noqa: ASYNC110 - bus delivery
+                await asyncio.sleep(0.001)
+        user = User(id=f"v{n}", name="viewer")
+        for line in item["history"]:
+            await self.understander.read(Chat(room_id=room, user=user, text=line))
+        chat = Chat(room_id=room, user=user, text=item["question"])
+        understood = await self.understander.read(chat)
+        triaged = ChatTriaged(room_id=room, chat=chat, understanding=understood)
+        return await self.answerer.answer(ctx, triaged, llm_ready=llm_ready)
+
+
+async def make_rig(store: Store, llm: LLM | None, names: list[str], copies: int) -> Rig:
+    bus = MemoryBus()
+    stage = StageOwner(bus, store)
+    understander = Understander(UnderstandSettings(), bus, stage, EmbedderPool())
     answerer = Answerer(
-        bus=MemoryBus(), store=store, llm=llm, gate=load_gate(ROOT / "data/compliance"),
-        settings=AnswerSettings(embedder="lexical", phrase_with_llm=phrase),
+        bus=bus, store=store, llm=llm, gate=load_gate(ROOT / "data/compliance"),
+        settings=AnswerSettings(),
         llm_settings=LLMSettings(first_token_timeout_s=30, timeout_s=60),
         metrics=BrainMetrics(CollectorRegistry()),
     )  # fmt: skip
-    results: list[tuple[dict[str, Any], Outcome]] = []
-
-    async def room(r: int) -> None:
-        for item in items[r::rooms]:
-            ctx = RoomContext(f"room{r}", item["lang"], catalog, create_retriever(None))
-            ctx.set_catalog(catalog)
-            ctx.on_stage(item["stage_sku"])
-            chat = Chat(
-                room_id=ctx.room_id, user=User(id="v", name="viewer"), text=item["question"]
-            )
-            triaged = ChatTriaged(room_id=ctx.room_id, chat=chat, priority=1, intent="question")
-            results.append((item, await answerer.answer(ctx, triaged)))
-
-    await asyncio.gather(*(room(r) for r in range(rooms)))
-    return results
+    rooms: dict[str, RoomContext] = {}
+    for name in names:
+        catalog = catalog_of(name)
+        for copy in range(copies):
+            room = f"{name}-{copy}"
+            info = RoomInfo(room_id=room, title=room, mode="host", language="zh", catalog=catalog)
+            await stage.open_room(info)
+            await understander.open_room(info)
+            rooms[room] = RoomContext(room, "zh", catalog, stage)
+    return Rig(bus, stage, understander, answerer, rooms)
 
 
 def _has(expected: str, text: str) -> bool:
-    """A fact is stated if its numbers are (LLM wording varies), else its exact words."""
+    """A fact is stated if its numbers are, else its exact words."""
     want = numbers(expected)
-    return want <= numbers(text) if want else expected in text
+    return want <= numbers(text) if want else expected.casefold() in text.casefold()
 
 
-def score(catalog: Catalog, results: list[tuple[dict[str, Any], Outcome]]) -> dict[str, Any]:
-    gate = load_gate(ROOT / "data/compliance")
-    true_numbers = numbers(catalog_numbers_text(catalog, None))
-    facts = [(i, o) for i, o in results if i["kind"] != "unknown"]
-    unknowns = [(i, o) for i, o in results if i["kind"] == "unknown"]
-    correct = sum(
-        1 for i, o in facts
-        if all(_has(e, o.text) for e in i["expect"]) and numbers(o.text) <= true_numbers
-    )  # fmt: skip
-    wrong_numbers = sum(1 for _, o in results if not numbers(o.text) <= true_numbers)
-    ttft = [o.first_token_s for i, o in facts if o.first_token_s is not None]
-    llm_ttft = [o.first_token_s for _, o in facts if o.source == "llm" and o.first_token_s]
+def verdict(item: dict[str, Any], out: Outcome) -> str:
+    """correct | wrong_product | wrong | unknown | clarify | skipped (what the bot did)."""
+    if out.status == "skipped":
+        return "skipped"
+    if out.source == "unknown":
+        return "unknown"
+    if out.source == "clarify":
+        return "correct" if item["outcome"] == "clarify" else "clarify"
+    skus = item["skus"]
+    if out.sku is not None and out.sku not in skus and (skus or item["outcome"] != "answer"):
+        return "wrong_product"
+    if item["outcome"] != "answer":
+        return "wrong"
+    return "correct" if all(_has(e, out.text) for e in item["expect"]) else "wrong"
+
+
+def score(results: list[tuple[dict[str, Any], Outcome]]) -> dict[str, Any]:
+    answerable = [(i, o) for i, o in results if i["outcome"] == "answer"]
+    unknowable = [(i, o) for i, o in results if i["outcome"] == "unknown"]
+    said_unknown = [(i, o) for i, o in results if verdict(i, o) == "unknown"]
+    verdicts = Counter(verdict(i, o) for i, o in results)
+    ttft = [o.first_token_s for _, o in results if o.first_token_s is not None]
+    llm = [o.first_token_s for _, o in results if o.source == "llm" and o.first_token_s]
     return {
         "n": len(results),
-        "accuracy": correct / max(len(facts), 1),
-        "unknown_rate": (
-            sum(1 for _, o in unknowns if o.flagged) / len(unknowns) if unknowns else None
-        ),
-        "false_unknown": sum(1 for _, o in facts if o.flagged) / max(len(facts), 1),
-        "unbacked_numbers": wrong_numbers,
-        "compliance_slips": sum(len(gate.violations(o.text)) for _, o in results),
+        "accuracy": sum(verdict(i, o) == "correct" for i, o in answerable) / max(len(answerable), 1),
+        "clarify_correct": sum(verdict(i, o) == "correct" for i, o in results
+                               if i["outcome"] == "clarify"),
+        "wrong_product": verdicts["wrong_product"],
+        "wrong": verdicts["wrong"],
+        "unknown_recall": sum(verdict(i, o) == "unknown" for i, o in unknowable)
+        / max(len(unknowable), 1),
+        "unknown_precision": sum(i["outcome"] == "unknown" for i, _ in said_unknown)
+        / max(len(said_unknown), 1),
+        "refused_answerable": sum(verdict(i, o) == "unknown" for i, o in answerable),
+        "verdicts": dict(verdicts),
+        "sources": dict(Counter(o.source for _, o in results)),
         "ttft_p50_ms": median(ttft) * 1000, "ttft_p95_ms": pct(ttft, 0.95) * 1000,
-        "llm_phrased_share": len(llm_ttft) / max(len(facts), 1),
-        "sources": {s: sum(1 for _, o in results if o.source == s) for s in
-                    ("facts", "llm", "template", "unknown")},
+        "llm_ttft_p50_ms": median(llm) * 1000, "llm_ttft_p95_ms": pct(llm, 0.95) * 1000,
+        "by_kind": {k: f"{sum(verdict(i, o) == 'correct' for i, o in results if i['kind'] == k)}"
+                    f"/{sum(1 for i, _ in results if i['kind'] == k)}"
+                    for k in sorted({i["kind"] for i, _ in results})},
     }  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+async def run(rig: Rig, items: list[dict[str, Any]], copies: int, llm_ready: bool) -> list[Any]:
+    """Rooms answer their share of the items concurrently (one room per catalog and copy)."""
+    results: list[tuple[dict[str, Any], Outcome]] = []
+
+    async def room(copy: int) -> None:
+        for n, item in enumerate(items[copy::copies]):
+            out = await rig.ask(f"{item['catalog']}-{copy}", item, n, llm_ready)
+            results.append((item, out))
+
+    await asyncio.gather(*(room(c) for c in range(copies)))
+    return results
+
+
+def show(name: str, s: dict[str, Any]) -> None:
+    print(f"{name:16s} acc={s['accuracy']:.3f} wrong_product={s['wrong_product']} "
+          f"wrong={s['wrong']} unknown P/R={s['unknown_precision']:.2f}/{s['unknown_recall']:.2f} "
+          f"ttft p50={s['ttft_p50_ms']:.1f}ms p95={s['ttft_p95_ms']:.1f}ms "
+          f"(llm p95 {s['llm_ttft_p95_ms']:.0f}ms)")  # fmt: skip
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--n-llm", type=int, default=8, help="fact questions phrased by the LLM")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--preset", default="default", choices=["default", "fast"])
-    ap.add_argument("--chunk-tokens", type=int, default=LLMSettings().chunk_tokens)
-    ap.add_argument("--skip-openai", action="store_true")
+    ap.add_argument("--splits", default="tune,heldout")
+    ap.add_argument("--llm", choices=["default", "fast", "none"], default="default")
+    ap.add_argument("--rooms", default="1,4")
+    ap.add_argument("--verbose", action="store_true", help="print every answer that is not right")
     args = ap.parse_args()
-    catalog, items = load_eval()
-    fact_items = [i for i in items if i["kind"] in ("price", "stock", "spec")]
-    llm_items = fact_items[:: max(1, len(fact_items) // args.n_llm)][: args.n_llm]
-    out: dict[str, Any] = {"items": len(items), "preset": args.preset, "threads": args.threads,
-                           "chunk_tokens": args.chunk_tokens}  # fmt: skip
+    splits = args.splits.split(",")
+    items = load_items(splits)
+    names = sorted({i["catalog"] for i in items})
+    llm: LLM | None = None
+    if args.llm != "none":
+        llm = LlamaCppLLM(LLMSettings(preset=args.llm), model_path(MODEL_DIR, args.llm))
+        await llm.start()
+    out: dict[str, Any] = {"items": len(items), "llm": args.llm, "splits": splits}
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "b.sqlite3")
-        for rooms in (1, 4):
-            res = await run_rooms(catalog, items, rooms, None, False, store)
-            out[f"facts_{rooms}room"] = score(catalog, res)
-        path = model_path(MODEL_DIR, args.preset)
-        llm = LlamaCppLLM(LLMSettings(threads=args.threads, chunk_tokens=args.chunk_tokens), path)
-        await llm.start()
-        await run_rooms(catalog, llm_items[:1], 1, llm, True, store)  # warm-up: prefix cache
-        for rooms in (1, 4):
-            res = await run_rooms(catalog, llm_items, rooms, llm, True, store)
-            out[f"llm_{rooms}room"] = score(catalog, res)
-        await llm.close()
-        if not args.skip_openai:
-            out["openai_1room"] = await openai_run(catalog, llm_items, path, args.threads, store)
+        for copies in (int(r) for r in args.rooms.split(",")):
+            rig = await make_rig(store, llm, names, copies)
+            t0 = time.perf_counter()
+            results = await run(rig, items, copies, llm is not None)
+            out[f"wall_s_{copies}room"] = round(time.perf_counter() - t0, 1)
+            for split in splits:
+                part = [(i, o) for i, o in results if i["split"] == split]
+                out[f"{split}_{copies}room"] = score(part)
+                show(f"{split} x{copies}", out[f"{split}_{copies}room"])
+            if args.verbose and copies == 1:
+                for i, o in results:
+                    if i["split"] == "tune" and verdict(i, o) != "correct":
+                        print(verdict(i, o), i["id"], i["question"], i["skus"], i["expect"], "->",
+                              o.sku, o.source, o.text[:70])  # fmt: skip
+            rig.understander.close()
+            rig.stage.close()
         store.close()
-    base = out["facts_1room"]["ttft_p95_ms"]
-    for key, val in out.items():
-        if isinstance(val, dict):
-            ratio = val["ttft_p95_ms"] / base if base else float("nan")
-            unk = "n/a" if val["unknown_rate"] is None else f"{val['unknown_rate']:.2f}"
-            print(f"{key:14s} acc={val['accuracy']:.2f} unknown={unk} "
-                  f"slips={val['compliance_slips']} ttft p50={val['ttft_p50_ms']:.0f}ms "
-                  f"p95={val['ttft_p95_ms']:.0f}ms (x{ratio:.1f} vs facts_1room)")  # fmt: skip
-    write_result("assistant", out)
-
-
-async def openai_run(
-    catalog: Catalog, items: list[dict[str, Any]], path: Path, threads: int, store: Store
-) -> dict[str, Any]:
-    """The same Q&A through the openai backend against a local llama_cpp.server."""
-    port = _free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads),
-           "--model_alias", "qwen"]  # fmt: skip
-    base = f"http://127.0.0.1:{port}/v1"
-    with tempfile.TemporaryFile() as log:  # a pipe would fill with the load log and block
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            async with httpx.AsyncClient() as http:
-                for _ in range(600):
-                    try:
-                        if (await http.get(f"{base}/models", timeout=1)).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        await asyncio.sleep(0.2)
-            llm = OpenAILLM(
-                LLMSettings(backend="openai", base_url=base, model="qwen", timeout_s=60)
-            )
-            await run_rooms(catalog, items[:1], 1, llm, True, store)  # warm-up
-            res = await run_rooms(catalog, items, 1, llm, True, store)
-            await llm.close()
-            return score(catalog, res)
-        finally:
-            proc.terminate()
-            await proc.wait()
+    if llm is not None:
+        await llm.close()
+    if "heldout" in splits:
+        held = out["heldout_1room"]
+        out |= {"heldout_accuracy": held["accuracy"], "wrong_product": held["wrong_product"],
+                "unknown_precision": held["unknown_precision"],
+                "unknown_recall": held["unknown_recall"],
+                "ttft_p95_ms": max(out.get(f"heldout_{c}room", held)["ttft_p95_ms"]
+                                   for c in (1, 4))}  # fmt: skip
+        write_result("assistant", out)
 
 
 if __name__ == "__main__":

@@ -148,7 +148,7 @@ def _add(index: Any, data: Any) -> Any:
 
 def retrieval() -> dict[str, Any]:
     from assistant.catalog import Catalog
-    from recommend.embedders import create_embedder
+    from assistant.embedders import create_embedder
     from recommend.recommender import ProductRecommender
     from recommend.retrieval_eval import embedder_only, full_stack, load_queries
     from recommend.settings import RecommendSettings

@@ -32,7 +32,6 @@ class RoomActivity:
         self.max_viewers = max_viewers
         self._viewers: OrderedDict[str, ViewerHistory] = OrderedDict()
         self._co: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        self.stage_sku: str | None = None
 
     def record(self, user_id: str, sku: str, action: Action) -> None:
         """Add one engagement; co-engagement counts link it to the viewer's other products."""
@@ -82,7 +81,6 @@ class RoomActivity:
         return {
             "viewers": {u: h.model_dump() for u, h in self._viewers.items()},
             "co": {s: dict(c) for s, c in self._co.items()},
-            "stage": self.stage_sku,
         }
 
     @classmethod
@@ -97,6 +95,4 @@ class RoomActivity:
             for sku, counts in co.items():
                 if isinstance(counts, dict):
                     self._co[str(sku)] = Counter({str(k): int(v) for k, v in counts.items()})
-        stage = body.get("stage")
-        self.stage_sku = stage if isinstance(stage, str) else None
         return self

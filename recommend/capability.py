@@ -14,25 +14,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from prometheus_client import Counter, Histogram
 
 from assistant.catalog import Catalog
+from assistant.embedders import Embedder, Matrix
 from assistant.events import (
     CatalogUpdated,
     Chat,
+    ChatTriaged,
     Engagement,
     Event,
     Recommendation,
     RecommendedItem,
-    StageSet,
-    VisionUpdate,
 )
 from assistant.plugins import Capability, RoomInfo, Services
 from recommend.activity import RoomActivity
-from recommend.embedders import Embedder, Matrix, create_embedder
 from recommend.errors import RecommendBadInput, UnknownSku
 from recommend.images import ImageEmbedder, load_image_embedder, product_image
 from recommend.index import set_threads
 from recommend.recommender import ProductRecommender, RecommendResult
 from recommend.settings import RecommendSettings
-from recommend.text import detect_intent
+from recommend.text import parse_ask
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TYPES = ("chat", "engagement", "stage.set", "vision.update", "catalog.updated")
+TYPES = ("chat.triaged", "engagement", "catalog.updated")
 STATE_KEY = "recommend.activity"
 DATA_ROOT = Path("data")
 
@@ -51,16 +50,10 @@ class _Room:
     info: RoomInfo
     activity: RoomActivity
     recommender: ProductRecommender | None = None
-    pinned: str | None = None
-    seen_on_stage: str | None = None
     engagements: int = 0
     sub: Subscription | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     built: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-
-    @property
-    def stage(self) -> str | None:
-        return self.pinned or self.seen_on_stage
 
 
 class RecommendCapability:
@@ -105,13 +98,14 @@ class RecommendCapability:
             if self._models is None:
                 s = self.settings
 
+                pool = self.services.embedders
+
                 def build() -> tuple[Embedder, Embedder | None, ImageEmbedder | None]:
                     set_threads(s.threads)
-                    primary = create_embedder(s.embedder, s)
+                    # The same loaded models chat understanding uses, not second copies.
+                    primary = pool.get(s.embedder)
                     rerank = (
-                        create_embedder(s.reranker, s)
-                        if s.reranker and s.reranker != s.embedder
-                        else None
+                        pool.get(s.reranker) if s.reranker and s.reranker != s.embedder else None
                     )
                     images = load_image_embedder(s.image_embedder, s) if s.image_embedder else None
                     return primary, rerank, images
@@ -130,7 +124,7 @@ class RecommendCapability:
             if body
             else RoomActivity(self.settings.history_size)
         )
-        state = _Room(info=room, activity=activity, pinned=activity.stage_sku)
+        state = _Room(info=room, activity=activity)
         state.sub = await self.services.bus.subscribe(room.room_id, TYPES, group="recommend")
         state.task = asyncio.create_task(self._serve(state), name=f"recommend-{room.room_id}")
         self._rooms[room.room_id] = state
@@ -199,8 +193,8 @@ class RecommendCapability:
         directory: Path,
         images: ImageEmbedder | None,
     ) -> None:
-        if isinstance(event, Chat) and event.role == "viewer":
-            await self._on_chat(state, rec, event)
+        if isinstance(event, ChatTriaged) and event.intent == "recommendation":
+            await self._on_chat(state, rec, event.chat)
         elif isinstance(event, Engagement):
             if event.sku not in rec.products:
                 raise UnknownSku(f"engagement with unknown sku {event.sku!r}")
@@ -208,27 +202,21 @@ class RecommendCapability:
             state.engagements += 1
             if state.engagements % 20 == 0:
                 await self._save_activity(state)
-        elif isinstance(event, StageSet):
-            state.pinned = event.sku
-            state.activity.stage_sku = event.sku
-        elif isinstance(event, VisionUpdate):
-            state.seen_on_stage = event.stage.sku
         elif isinstance(event, CatalogUpdated):
-            catalog = Catalog(products=event.products)
+            catalog = event.catalog
             gone = set(rec.products) - {p.sku for p in catalog.products}
             await self._sync(rec, catalog, directory, images)
             state.activity.forget(gone)
 
     async def _on_chat(self, state: _Room, rec: ProductRecommender, chat: Chat) -> None:
         try:
-            intent = detect_intent(chat.text, self.settings.usd_cny)
+            intent = parse_ask(chat.text, self.settings.usd_cny)
         except RecommendBadInput:
             self.requests.labels("bad_input").inc()
             await self._publish(state, chat, [])
             return
-        if intent is None:
-            return
-        stage = state.stage if state.stage in rec.products else None
+        stage = self.services.stage.sku(state.info.room_id)
+        stage = stage if stage in rec.products else None
         if stage is not None:
             state.activity.record(chat.user.id, stage, "asked")
         started = time.perf_counter()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from assistant.catalog import Product
-from recommend.embedders import Matrix
+from assistant.embedders import Matrix
 from recommend.errors import RecommendBackendUnavailable
 from recommend.settings import RecommendSettings
 

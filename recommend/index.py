@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from recommend.embedders import Matrix, normalise
+from assistant.embedders import Matrix, normalise
 from recommend.errors import RecommendBackendUnavailable, RecommendBadInput, UnknownSku
 from recommend.settings import IndexSettings
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recommend.embedders import Matrix
+from assistant.embedders import Matrix
 
 
 def minmax(values: Matrix) -> Matrix:

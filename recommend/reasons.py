@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from assistant.catalog import Product
-from recommend.text import Intent
+from recommend.text import Ask
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _STOP = {"the", "with", "and", "for", "set", "size", "pack", "packs", "of"}
@@ -58,7 +58,7 @@ def _matching_point(product: Product, query: str) -> str | None:
 
 def build_reason(
     product: Product,
-    intent: Intent,
+    intent: Ask,
     query: str,
     *,
     stage: Product | None,

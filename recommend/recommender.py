@@ -9,9 +9,9 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from assistant.catalog import Catalog, Product
+from assistant.embedders import Embedder, Matrix, embed_queries, normalise
 from assistant.events import RecommendedItem
 from recommend.activity import RoomActivity
-from recommend.embedders import Embedder, Matrix, embed_queries, normalise
 from recommend.errors import RecommendBadInput, UnknownSku
 from recommend.index import VectorIndex
 from recommend.rank import diverse, minmax
@@ -19,10 +19,9 @@ from recommend.reasons import build_reason
 from recommend.settings import RecommendSettings
 from recommend.text import (
     CATEGORY_WORDS,
-    Intent,
+    Ask,
     PriceFilter,
-    detect_intent,
-    language_of,
+    parse_ask,
     product_text,
     query_content,
 )
@@ -38,7 +37,7 @@ class SyncReport(BaseModel):
 
 class RecommendResult(BaseModel):
     items: list[RecommendedItem]
-    intent: Intent
+    intent: Ask
     note: str = ""
 
 
@@ -150,15 +149,11 @@ class ProductRecommender:
         stage_sku: str | None = None,
         activity: RoomActivity | None = None,
         k: int | None = None,
-        intent: Intent | None = None,
+        intent: Ask | None = None,
     ) -> RecommendResult:
         """Rank in-stock products for a viewer's query; RecommendBadInput on absurd filters."""
         k = k or self.settings.top_k
-        intent = (
-            intent
-            or detect_intent(query, self.settings.usd_cny)
-            or Intent(kind="general", language=language_of(query))
-        )
+        intent = intent or parse_ask(query, self.settings.usd_cny)
         if not self.products or not len(self.indexes[0]):
             return RecommendResult(items=[], intent=intent, note="the catalog is empty")
         stage = self.products.get(stage_sku) if stage_sku else None
@@ -238,7 +233,7 @@ class ProductRecommender:
         return RecommendResult(items=items, intent=intent)
 
     def _allowed(
-        self, sku: str, price: PriceFilter, stage: Product | None, intent: Intent, hist: object
+        self, sku: str, price: PriceFilter, stage: Product | None, intent: Ask, hist: object
     ) -> bool:
         product = self.products.get(sku)
         if product is None or product.stock <= 0 or not price.accepts(product.price):
@@ -251,7 +246,7 @@ class ProductRecommender:
         return sku not in purchased
 
     def _category_match(
-        self, skus: list[str], query: str, intent: Intent, stage: Product | None
+        self, skus: list[str], query: str, intent: Ask, stage: Product | None
     ) -> Matrix:
         low = query.lower()
         asked = {c for c, words in CATEGORY_WORDS.items() if any(wd in low for wd in words)}
@@ -269,7 +264,7 @@ class ProductRecommender:
         return out
 
 
-def _empty_note(intent: Intent) -> str:
+def _empty_note(intent: Ask) -> str:
     if intent.price.active:
         lo, hi = intent.price.min_price, intent.price.max_price
         return f"no in-stock product in the price range {lo}–{hi} CNY"

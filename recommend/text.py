@@ -1,4 +1,4 @@
-"""Product text for embedding, and what a chat line asks for: intent, price, gift, language."""
+"""Product text for embedding, and what a recommendation request asks for: kind, price, gift."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Literal
 from pydantic import BaseModel
 
 from assistant.catalog import Product
+from assistant.understand.text import language_of
 from recommend.errors import RecommendBadInput
 
-IntentKind = Literal["general", "cheaper", "complement", "similar"]
+AskKind = Literal["general", "cheaper", "complement", "similar"]
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _NUM = r"(\d+(?:\.\d+)?)(\s*[kKwW万千])?"
 _ZH_UNIT = r"\s*(?:元|块钱?|rmb|RMB|¥|￥)?"
 _MAX_ZH = [
@@ -34,7 +34,7 @@ _MAX_EN = [
 ]
 _MIN_EN = [rf"(?:over|above|more than|at least)\s*(\$)?\s*{_NUM}\s*({_USD}|yuan|rmb|cny)?"]
 
-_INTENT_WORDS: dict[IntentKind, tuple[str, ...]] = {
+_ASK_WORDS: dict[AskKind, tuple[str, ...]] = {
     "cheaper": (
         "便宜点",
         "便宜一点",
@@ -126,8 +126,8 @@ class PriceFilter(BaseModel):
         return self.min_price is not None or self.max_price is not None
 
 
-class Intent(BaseModel):
-    kind: IntentKind
+class Ask(BaseModel):
+    kind: AskKind
     gift: bool = False
     price: PriceFilter = PriceFilter()
     language: Literal["zh", "en"] = "zh"
@@ -146,14 +146,10 @@ def query_content(text: str) -> str:
     low = text.lower()
     for pattern in (_RANGE, *_MAX_ZH, *_MIN_ZH, *_MAX_EN, *_MIN_EN):
         low = re.sub(pattern, " ", low)
-    for words in _INTENT_WORDS.values():
+    for words in _ASK_WORDS.values():
         for word in words:
             low = low.replace(word, " ")
     return _FILLER_RE.sub("", re.sub(r"\b(?:this|that|it|what)\b", " ", low))
-
-
-def language_of(text: str) -> Literal["zh", "en"]:
-    return "zh" if _CJK.search(text) else "en"
 
 
 def product_text(product: Product) -> str:
@@ -227,21 +223,19 @@ def parse_price(text: str, usd_cny: float = 7.2) -> PriceFilter:
     return PriceFilter(min_price=lo, max_price=hi, text=text)
 
 
-def detect_intent(text: str, usd_cny: float = 7.2) -> Intent | None:
-    """The recommendation intent of a chat line, or None for chat that asks for none.
+def parse_ask(text: str, usd_cny: float = 7.2) -> Ask:
+    """What a recommendation request asks for (the understanding step said it is one).
 
     Raises RecommendBadInput when the line asks for a price range that cannot exist.
     """
     low = text.lower()
-    gift = any(w in low for w in _GIFT_WORDS)
-    price = parse_price(text, usd_cny)
-    found: IntentKind | None = None
-    for kind, words in _INTENT_WORDS.items():
-        if any(w in low for w in words):
-            found = kind
-            break
-    if found is None and (gift or price.active):
-        found = "general"
-    if found is None:
-        return None
-    return Intent(kind=found, gift=gift, price=price, language=language_of(text))
+    kind = next(
+        (k for k, words in _ASK_WORDS.items() if k != "general" and any(w in low for w in words)),
+        "general",
+    )
+    return Ask(
+        kind=kind,
+        gift=any(w in low for w in _GIFT_WORDS),
+        price=parse_price(text, usd_cny),
+        language=language_of(text),
+    )

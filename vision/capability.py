@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import Counter, Histogram
 
 from assistant.catalog import Product
-from assistant.events import CatalogUpdated, Frame, StageSet
+from assistant.events import CatalogUpdated, Frame, StageChanged
 from vision.api import build_router
 from vision.backends import Models
 from vision.engine import VisionEngine
@@ -67,11 +67,14 @@ class VisionCapability:
         if room.room_id in self.rooms:
             return
         state = RoomState(room.room_id, self.settings.stable_passes)
+        stage = self.services.stage.current(room.room_id)
+        if stage is not None:
+            state.follow(stage)
         self.rooms[room.room_id] = state
         await self._set_catalog(state, room.catalog.products)
         bus = self.services.bus
         frames = await bus.subscribe(room.room_id, ["frame"], group="vision")
-        control = await bus.subscribe(room.room_id, ["stage.set", "catalog.updated"])
+        control = await bus.subscribe(room.room_id, ["stage", "catalog.updated"])
         self._subs += [frames, control]
         self._spawn(self._read_frames(state, frames), f"vision-frames-{room.room_id}")
         self._spawn(self._read_control(state, control), f"vision-control-{room.room_id}")
@@ -105,8 +108,8 @@ class VisionCapability:
 
     async def _read_control(self, state: RoomState, sub: Subscription) -> None:
         async for event in sub:
-            if isinstance(event, StageSet):
-                state.pin(event.sku)
+            if isinstance(event, StageChanged):
+                state.follow(event)
             elif isinstance(event, CatalogUpdated):
                 await self._set_catalog(state, event.products)
 

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.catalog import Product
-from assistant.events import Detection, Frame, PriceMismatch, StageInfo, VisionUpdate
+from assistant.events import (
+    Detection,
+    Frame,
+    PriceMismatch,
+    StageChanged,
+    StageInfo,
+    VisionUpdate,
+)
 from vision.backends import Models
 from vision.classify import F32
 from vision.image import RGB, decode_image
@@ -76,9 +83,10 @@ class RoomState:
     _streak_sku: str | None = None
     _streak: int = 0
 
-    def pin(self, sku: str | None) -> None:
-        """StageSet: a sku pins it (vision is overridden); null hands the stage back to vision."""
-        self.pinned, self.pin_active = sku, sku is not None
+    def follow(self, stage: StageChanged) -> None:
+        """The core's stage owner says what is on stage; a host pin overrides what vision sees."""
+        pinned = stage.sku if stage.source == "pin" else None
+        self.pinned, self.pin_active = pinned, pinned is not None
 
     def update(self, frame: Frame, res: PassResult) -> VisionUpdate:
         cand = res.candidate

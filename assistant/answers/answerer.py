@@ -1,4 +1,4 @@
-"""The answerer: one question in, a grounded, compliant, streamed answer (or a skip) out."""
+"""The answerer: one understood question in, a grounded, compliant, streamed answer (or a skip)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,33 @@ import asyncio
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.answers.facts import (
     catalog_numbers_text,
     catalog_prices,
-    fact_answer,
+    clarify,
+    compare_text,
+    facts_text,
+    price_text,
+    shop_text,
+    stock_text,
     unknown,
 )
 from assistant.answers.guard import numbers
-from assistant.answers.intent import IntentGuess, keyword_intent, resolve_product
 from assistant.answers.part import BrainPart
-from assistant.answers.prompts import answer_messages, intent_messages
-from assistant.answers.retrieval import without_name
+from assistant.answers.prompts import answer_messages
 from assistant.answers.room import RoomContext
+from assistant.answers.select import select_fact
 from assistant.answers.stream import FactMismatch, guarded_clauses
 from assistant.catalog import Product
 from assistant.compliance import Change, Rewrite, audit
-from assistant.events import Answer, AnswerDelta, ChatTriaged
+from assistant.events import Answer, AnswerDelta, AnswerSource, ChatTriaged
 from assistant.llm.base import LLMUnavailable
 from assistant.llm.settings import AnswerSettings
+from assistant.understand.rules import PRICE_WORDS
+from assistant.understand.linker import KEY_NAMED
+from assistant.understand.types import SHOP_INTENTS, LinkedFact, Understanding
 
 log = logging.getLogger(__name__)
 _PIECES = re.compile(r"[^。！？；，!?;,]+[。！？；，!?;,]?")
@@ -33,6 +40,7 @@ _THANKS = {
     "zh": "@{name} 谢谢支持～有问题随时问我！",
     "en": "@{name} Thanks for being here! Ask me anything.",
 }
+_NOT_MINE = {"offtopic": "off_topic", "recommendation": "recommendation"}
 
 
 @dataclass
@@ -46,107 +54,157 @@ class Outcome:
     first_token_s: float | None = None
 
 
-class Answerer(BrainPart[AnswerSettings]):
-    async def classify(self, text: str, hint: str, room_id: str) -> str:
-        intent = keyword_intent(text)
-        if intent is not None:
-            return intent
-        if self.llm is not None and self.settings.llm_intent:
-            try:
-                guess = await asyncio.wait_for(
-                    self.llm.structured(intent_messages(text), IntentGuess, room_id=room_id),
-                    self.llm_settings.first_token_timeout_s,
-                )
-                return guess.intent
-            except (LLMUnavailable, TimeoutError) as exc:
-                self.metrics.llm_failed("intent", exc)
-                log.warning("intent LLM failed: %s", exc)
-        return hint if hint in {"price", "stock", "spec", "shipping"} else "usage"
+@dataclass
+class Draft:
+    """What an answer states, built in code, before it is gated and streamed."""
 
-    async def answer(self, room: RoomContext, item: ChatTriaged) -> Outcome:
+    text: str
+    source: AnswerSource
+    product: Product | None = None
+    flagged: bool = False
+    changes: list[Change] = field(default_factory=list)
+
+
+class Answerer(BrainPart[AnswerSettings]):
+    async def answer(self, room: RoomContext, item: ChatTriaged, *, llm_ready: bool) -> Outcome:
         """Answer one triaged question, publish deltas and the answer, audit and store it."""
-        chat, t0 = item.chat, time.perf_counter()
-        lang, name = room.language, chat.user.name
-        intent = await self.classify(chat.text, item.intent, room.room_id)
-        if intent == "offtopic":
-            return Outcome("skipped", "", "unknown", False, None, reason="off_topic")
-        product = resolve_product(chat.text, room.catalog, room.stage_sku)
-        sku = product.sku if product else None
-        category = product.category if product else None
-        if intent == "chitchat":
-            text = _THANKS.get(lang, _THANKS["zh"]).format(name=name)
-            return await self._emit(room, item, [text], "template", False, sku, category, t0)
-        if intent == "recommendation" and self.llm is not None:
-            card = "\n".join(f"{p.title}: {p.price:g} CNY" for p in room.catalog.products[:12])
-            out = await self._phrase(room, item, card, None, category, t0)
+        t0 = time.perf_counter()
+        reason = _NOT_MINE.get(item.intent)
+        if reason is not None:  # recommend answers recommendations; off-topic goes unanswered
+            return Outcome("skipped", "", "unknown", False, None, reason=reason)
+        draft = await self._draft(room, item, llm_ready)
+        if (
+            self.settings.phrase_with_llm
+            and llm_ready
+            and draft.source in ("facts", "shop")
+            and draft.product is not None
+        ):
+            out = await self._phrase(room, item, draft, t0)
             if out is not None:
                 return out
-        query = without_name(chat.text, product.title) if product is not None else chat.text
-        hits = await room.search_faq(query, sku)
-        fact = fact_answer(
-            intent=intent,
-            question=chat.text,
-            product=product,
-            faq=hits[0] if hits else None,
-            name=name,
-            lang=lang,
-            faq_min=self.settings.embedding_min_score
-            if room.retriever.name.startswith("embedder")
-            else self.settings.retrieval_min_score,
-        )
-        if not fact.known:
-            return await self._emit(room, item, [fact.text], "unknown", True, sku, category, t0)
-        if self.settings.phrase_with_llm and self.llm is not None and product is not None:
-            title = product.title_en or product.title if lang == "en" else product.title
-            facts = f"{title}\n" + "\n".join(fact.facts)  # short prompt: fast first token
-            out = await self._phrase(room, item, facts, product, category, t0, fallback=fact.text)
-            if out is not None:
-                return out
-        pieces = _PIECES.findall(fact.text) or [fact.text]
-        return await self._emit(room, item, pieces, "facts", False, sku, category, t0)
+        return await self._emit(room, item, draft, t0)
+
+    async def _draft(self, room: RoomContext, item: ChatTriaged, llm_ready: bool) -> Draft:
+        u, name = item.understanding, item.chat.user.name
+        lang, at = u.language, f"@{name} "
+        products = [p for p in (room.catalog.get(s) for s in u.skus) if p is not None]
+        product = products[0] if products else None
+        if u.intent in ("greeting", "chitchat"):
+            return Draft(_THANKS.get(lang, _THANKS["zh"]).format(name=name), "template")
+        if product is None and u.ambiguous:
+            candidates = [p for p in (room.catalog.get(s) for s in u.ambiguous) if p is not None]
+            if candidates:
+                return Draft(clarify(name, candidates, lang), "clarify")
+        if u.intent in SHOP_INTENTS:
+            faq = [f for f in self._strong(u, product) if f.kind == "faq"]
+            if product is not None and faq:
+                return Draft(at + facts_text(product, faq[:1], lang), "facts", product)
+            text = shop_text(u.intent, room.catalog.shop, product, lang)
+            return Draft(at + text, "shop", product) if text else self._unknown(name, lang, product)
+        if product is None:
+            return self._unknown(name, lang, None)
+        strong = self._strong(u, product)
+        # "什么时候补货" is in the FAQ, not the stock; "蛋白多少" names an attribute, not the price.
+        named = [f for f in strong if f.kind == "faq" or f.score >= KEY_NAMED]
+        if u.intent in ("price", "stock") and named:
+            return Draft(at + facts_text(product, named[:1], lang), "facts", product)
+        if u.intent == "price":
+            return Draft(at + price_text(product, lang), "facts", product)
+        if u.intent == "stock":
+            return Draft(at + stock_text(product, lang), "facts", product)
+        if u.intent == "compare" and len(products) >= 2:
+            return await self._compare(room, item, products[:2], llm_ready)
+        if strong:
+            return Draft(at + facts_text(product, strong[:2], lang), "facts", product)
+        if llm_ready:
+            chosen = await self._select(room, item, product)
+            if chosen is not None:
+                return Draft(at + facts_text(product, [chosen], lang), "llm", product)
+        return self._unknown(name, lang, product)
+
+    async def _compare(
+        self, room: RoomContext, item: ChatTriaged, products: list[Product], llm_ready: bool
+    ) -> Draft:
+        """Two products side by side on the fact asked (each one's own), or their prices."""
+        u, name = item.understanding, item.chat.user.name
+        pairs: list[tuple[Product, list[LinkedFact]]] = []
+        for p in products:
+            facts = self._strong(u, p)[:1]
+            if not facts and PRICE_WORDS.search(item.chat.text) is None:
+                chosen = await self._select(room, item, p) if llm_ready else None
+                if chosen is None:
+                    return self._unknown(name, u.language, products[0])
+                facts = [chosen]
+            pairs.append((p, facts))
+        return Draft(f"@{name} " + compare_text(pairs, u.language), "facts", products[0])
+
+    def _strong(self, u: Understanding, product: Product | None) -> list[LinkedFact]:
+        """The product's linked facts that code may state without asking the model."""
+        if product is None:
+            return []
+        facts = [f for f in u.facts if f.sku == product.sku]
+        if not facts or facts[0].score < self.settings.fact_min_score:
+            return []
+        top = facts[0].score
+        return [f for f in facts if f.score >= max(self.settings.fact_min_score, top - 0.05)]
+
+    async def _select(
+        self, room: RoomContext, item: ChatTriaged, product: Product
+    ) -> LinkedFact | None:
+        if self.llm is None or not self.settings.select_with_llm:
+            return None
+        try:
+            return await asyncio.wait_for(
+                select_fact(
+                    self.llm,
+                    product,
+                    item.chat.text,
+                    item.understanding.language,
+                    f"{room.room_id}/answer",
+                ),
+                self.llm_settings.first_token_timeout_s,
+            )
+        except (LLMUnavailable, TimeoutError) as exc:
+            self.metrics.llm_failed("select", exc)
+            log.warning("LLM fact selection failed in %s: %s", room.room_id, exc)
+            return None
+
+    @staticmethod
+    def _unknown(name: str, lang: str, product: Product | None) -> Draft:
+        return Draft(unknown(name, lang), "unknown", product, flagged=True)
 
     async def _phrase(
-        self,
-        room: RoomContext,
-        item: ChatTriaged,
-        facts: str,
-        product: Product | None,
-        category: str | None,
-        t0: float,
-        fallback: str | None = None,
+        self, room: RoomContext, item: ChatTriaged, draft: Draft, t0: float
     ) -> Outcome | None:
-        """LLM wording, clause by clause; None (caller falls back) if it fails before speaking."""
-        assert self.llm is not None
-        sku = product.sku if product is not None else None
-        source = catalog_numbers_text(room.catalog, product)
-        money = catalog_prices(room.catalog, product)
-        chat, s = item.chat, self.llm_settings
+        """LLM wording of a code-built answer, clause by clause through the fact guard; None
+        (the caller sends the code's text) if it fails before saying anything."""
+        assert self.llm is not None and draft.product is not None
+        product, chat, s = draft.product, item.chat, self.llm_settings
+        source = catalog_numbers_text(room.catalog, product) + "\n" + draft.text
+        facts = f"{product.title}\n{draft.text}"  # short prompt: fast first token
         prefix = f"@{chat.user.name} "
-        extra = numbers(chat.user.name)
         for attempt in range(self.settings.retries + 1):
-            changes: list[Change] = []
+            draft.changes = []
             sent: list[str] = []
             first: float | None = None
             try:
-                msgs = answer_messages(room.language, facts, chat.text, chat.user.name)
                 async for clause in guarded_clauses(
                     self.llm,
-                    msgs,
+                    answer_messages(item.understanding.language, facts, chat.text, chat.user.name),
                     source=source,
                     gate=self.gate,
-                    category=category,
-                    changes=changes,
+                    category=product.category,
+                    changes=draft.changes,
                     max_tokens=self.settings.max_answer_tokens,
                     room_id=f"{room.room_id}/answer",
                     first_timeout=s.first_token_timeout_s,
                     total_timeout=s.timeout_s,
-                    allowed_extra=extra,
-                    allowed_prices=money,
+                    allowed_extra=numbers(chat.user.name),
+                    allowed_prices=catalog_prices(room.catalog, product),
                     temperature=None if attempt == 0 else 0.0,
                 ):
                     piece = (prefix if not sent else "") + clause
-                    if first is None:
-                        first = time.perf_counter() - t0
+                    first = first if first is not None else time.perf_counter() - t0
                     sent.append(piece)
                     await self.bus.publish(
                         AnswerDelta(room_id=room.room_id, chat_id=chat.id, delta=piece)
@@ -156,86 +214,52 @@ class Answerer(BrainPart[AnswerSettings]):
                 log.warning("fact guard rejected an answer in %s: %s", room.room_id, exc)
                 if not sent and attempt < self.settings.retries:
                     continue
-                if fallback is None:
-                    if not sent:
-                        return None
-                    text = unknown(chat.user.name, room.language)
-                    return await self._emit(room, item, [text], "unknown", True, sku, category, t0)
-                return await self._finish(
-                    room, item, fallback, "template", False, sku, changes, first, t0
-                )
+                return await self._finish(room, item, draft, first, t0) if sent else None
             except LLMUnavailable as exc:
                 self.metrics.llm_failed(type(exc).__name__, exc)
                 log.warning("LLM failed answering in %s: %s", room.room_id, exc)
-                if not sent:
-                    return None
-                return await self._finish(
-                    room,
-                    item,
-                    fallback or "".join(sent),
-                    "template",
-                    False,
-                    sku,
-                    changes,
-                    first,
-                    t0,
-                )
+                return await self._finish(room, item, draft, first, t0) if sent else None
             if not sent:
                 return None
-            return await self._finish(
-                room, item, "".join(sent), "llm", False, sku, changes, first, t0
-            )
+            phrased = Draft("".join(sent), "llm", product, changes=draft.changes)
+            return await self._finish(room, item, phrased, first, t0)
         return None
 
-    async def _emit(
-        self,
-        room: RoomContext,
-        item: ChatTriaged,
-        pieces: list[str],
-        source: str,
-        flagged: bool,
-        sku: str | None,
-        category: str | None,
-        t0: float,
-    ) -> Outcome:
-        changes: list[Change] = []
+    async def _emit(self, room: RoomContext, item: ChatTriaged, draft: Draft, t0: float) -> Outcome:
+        """Gate the code's text clause by clause and stream it."""
+        category = draft.product.category if draft.product is not None else None
         sent: list[str] = []
         first: float | None = None
-        for piece in pieces:
+        for piece in _PIECES.findall(draft.text) or [draft.text]:
             rw = self.gate.rewrite(piece, category=category)
-            changes += rw.changes
+            draft.changes += rw.changes
             if not rw.text.strip():
                 continue
-            if first is None:
-                first = time.perf_counter() - t0
+            first = first if first is not None else time.perf_counter() - t0
             sent.append(rw.text)
             await self.bus.publish(
                 AnswerDelta(room_id=room.room_id, chat_id=item.chat.id, delta=rw.text)
             )
-        text = "".join(sent) or unknown(item.chat.user.name, room.language)
-        return await self._finish(room, item, text, source, flagged, sku, changes, first, t0)
+        if sent:
+            draft.text = "".join(sent)
+        else:
+            draft = self._unknown(item.chat.user.name, item.understanding.language, draft.product)
+        return await self._finish(room, item, draft, first, t0)
 
     async def _finish(
-        self,
-        room: RoomContext,
-        item: ChatTriaged,
-        text: str,
-        source: str,
-        flagged: bool,
-        sku: str | None,
-        changes: list[Change],
-        first: float | None,
-        t0: float,
+        self, room: RoomContext, item: ChatTriaged, draft: Draft, first: float | None, t0: float
     ) -> Outcome:
-        chat = item.chat
+        """Audit the compliance changes, publish the answer and store it."""
+        chat, text = item.chat, draft.text
         await audit(
             self.store,
             room.room_id,
-            Rewrite(text=text, changes=changes),
+            Rewrite(text=text, changes=draft.changes),
             source="answer",
             ref=chat.id,
         )
-        self.metrics.compliance_changes.labels("answer").inc(len(changes))
+        self.metrics.compliance_changes.labels("answer").inc(len(draft.changes))
+        sku = draft.product.sku if draft.product is not None else None
         event = Answer(
             room_id=room.room_id,
             chat_id=chat.id,
@@ -243,14 +267,14 @@ class Answerer(BrainPart[AnswerSettings]):
             question=chat.text,
             user_ids=[chat.user.id],
             sku=sku,
-            source=source,
-            flagged=flagged,
+            source=draft.source,
+            flagged=draft.flagged,
         )
         await self.bus.publish(event)
         await self.store.add_output(
             room.room_id, "answer", event.model_dump(mode="json"), ref=chat.id
         )
-        self.metrics.answers.labels(source).inc()
+        self.metrics.answers.labels(draft.source).inc()
         if first is not None:
-            self.metrics.first_token.labels(source).observe(first)
-        return Outcome("answered", text, source, flagged, sku, first_token_s=first)
+            self.metrics.first_token.labels(draft.source).observe(first)
+        return Outcome("answered", text, draft.source, draft.flagged, sku, first_token_s=first)

@@ -1,55 +1,34 @@
-"""Fact answers built in code from the catalog and the FAQ; the LLM may only rephrase them."""
+"""Answers built in code from catalog and shop facts; a model may only choose among them."""
 
 from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel
-
-from assistant.answers.retrieval import FaqHit
-from assistant.catalog import Catalog, Product
-
-_SPEC_GROUPS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
-    (
-        re.compile(r"尺寸|尺码|多大|大小|多长|多高|长度|size|dimension|how big|long|tall", re.I),
-        ("尺寸", "尺码", "长", "高度", "规格"),
-    ),
-    (
-        re.compile(r"材质|材料|面料|成分|配料|什么做的|material|made of|fabric|ingredient", re.I),
-        ("材质", "面料", "成分", "配料", "填充"),
-    ),
-    (
-        re.compile(
-            r"容量|毫升|装多少|净含量|多少克|capacity|volume|\bml\b|how much does it hold", re.I
-        ),
-        ("容量", "净含量"),
-    ),
-    (re.compile(r"重量|多重|几斤|weight|heavy|weigh", re.I), ("重量", "克重", "净含量")),
-    (re.compile(r"颜色|色号|什么色|colou?r|shade", re.I), ("颜色", "色号")),
-    (re.compile(r"产地|哪里产|哪产的|origin|where .*made|made in", re.I), ("产地",)),
-    (re.compile(r"保质期|能放多久|shelf life|expire", re.I), ("保质期",)),
-    (re.compile(r"保温|insulat|keep.*(warm|hot)", re.I), ("保温",)),
-    (re.compile(r"功率|瓦|watt|power", re.I), ("功率",)),
-    (re.compile(r"电池|续航|电量|battery|mah", re.I), ("电池", "续航")),
-]
+from assistant.catalog import Catalog, Product, ShopInfo
+from assistant.understand.types import Intent, LinkedFact
 
 _UNKNOWN = {
     "zh": "@{name} 这个问题我暂时不确定，主播稍后回复你～",
     "en": "@{name} I don't know, the host will reply.",
 }
-
-
-class FactAnswer(BaseModel):
-    """What code knows for one question: the template text, its sources, or nothing."""
-
-    text: str
-    known: bool
-    facts: list[str]
-    sku: str | None
+_CLARIFY = {
+    "zh": "@{name} 你问的是哪一款呢？{options}",
+    "en": "@{name} Which one do you mean? {options}",
+}
+_LINK = {"zh": "{name}是{link}号链接。", "en": "{name} is link no. {link}."}
+_FIRST_PIECE = re.compile(r"[\s(（]")
 
 
 def _title(p: Product, lang: str) -> str:
     return (p.title_en or p.title) if lang == "en" else p.title
+
+
+def short_name(p: Product, lang: str) -> str:
+    """The title's first piece ("316不锈钢保温杯"), as a viewer would call it."""
+    if lang == "en" and p.title_en:
+        return p.title_en.split(",")[0]
+    head = _FIRST_PIECE.split(p.title.strip(), maxsplit=1)[0]
+    return head if len(head) >= 3 else p.title
 
 
 def _num(x: float) -> str:
@@ -60,20 +39,59 @@ def unknown(name: str, lang: str) -> str:
     return _UNKNOWN.get(lang, _UNKNOWN["zh"]).format(name=name)
 
 
-def match_attributes(question: str, product: Product) -> list[tuple[str, str]]:
-    """Attributes a spec question asks about (by keyword group, key name or shared bigram)."""
-    low = question.casefold()
-    out: list[tuple[str, str]] = []
-    for key, value in product.attributes.items():
-        hit = key.casefold() in low
-        hit = hit or any(
-            pat.search(question) and any(k in key for k in keys) for pat, keys in _SPEC_GROUPS
+def clarify(name: str, products: list[Product], lang: str) -> str:
+    """Ask which product a viewer means; names only, never a fact of a guessed one."""
+    names = [short_name(p, lang) for p in products]
+    if lang == "en":
+        options = ", ".join(names[:-1]) + f" or {names[-1]}?" if len(names) > 1 else names[0] + "?"
+    else:
+        options = (
+            "、".join(names[:-1]) + f"还是{names[-1]}？" if len(names) > 1 else names[0] + "？"
         )
-        if not hit and len(key) >= 2 and not key.isascii():
-            hit = any(key[i : i + 2] in question for i in range(len(key) - 1))
-        if hit:
-            out.append((key, str(value)))
-    return out
+    return _CLARIFY.get(lang, _CLARIFY["zh"]).format(name=name, options=options)
+
+
+def fact_text(p: Product, fact: LinkedFact, lang: str) -> str:
+    """One linked fact stated from the card: an attribute, a selling point or a FAQ answer."""
+    name = short_name(p, lang)
+    if fact.kind == "attribute":
+        value = p.attributes[fact.key]
+        return (
+            f"{name} — {fact.key}: {value}." if lang == "en" else f"{name}的{fact.key}是{value}。"
+        )
+    if fact.kind == "selling_point":
+        point = p.selling_points[fact.index]
+        return f"{name}: {point}." if lang == "en" else f"{name}：{point}。"
+    answer = p.faq[fact.index].a
+    return f"{name}: {answer}" if lang == "en" else f"{name}：{answer}"
+
+
+def facts_text(p: Product, facts: list[LinkedFact], lang: str) -> str:
+    return "".join(fact_text(p, f, lang) for f in facts)
+
+
+def shop_text(intent: Intent, shop: ShopInfo, product: Product | None, lang: str) -> str | None:
+    """The room's answer to a shop question; how to buy names the product's link number."""
+    body = {
+        "how_to_buy": shop.how_to_buy,
+        "shipping": shop.shipping,
+        "returns": shop.returns,
+        "after_sales": shop.after_sales,
+        "invoice": shop.invoice,
+        "payment": shop.payment,
+    }.get(intent, "")
+    if intent == "how_to_buy" and product is not None and product.link is not None:
+        link = _LINK.get(lang, _LINK["zh"]).format(
+            name=short_name(product, lang), link=product.link
+        )
+        body = link + body
+    return body or None
+
+
+def compare_text(pairs: list[tuple[Product, list[LinkedFact]]], lang: str) -> str:
+    """Two products side by side: each one's linked facts, or its price when none is linked."""
+    parts = [facts_text(p, facts, lang) if facts else price_text(p, lang) for p, facts in pairs]
+    return "".join(parts)
 
 
 def price_text(p: Product, lang: str) -> str:
@@ -94,42 +112,6 @@ def stock_text(p: Product, lang: str) -> str:
     if lang == "en":
         return f"{title}: {p.stock} left in stock." if p.stock else f"{title} is sold out for now."
     return f"{title}现在还有{p.stock}件库存。" if p.stock else f"{title}暂时售罄了。"
-
-
-def fact_answer(
-    *,
-    intent: str,
-    question: str,
-    product: Product | None,
-    faq: FaqHit | None,
-    name: str,
-    lang: str,
-    faq_min: float,
-) -> FactAnswer:
-    """The code-built answer, or ``known=False`` with the "I don't know" text."""
-    prefix = f"@{name} "
-    good_faq = faq if faq is not None and faq.score >= faq_min else None
-    body: str | None = None
-    if product is not None:
-        if intent == "price":
-            body = price_text(product, lang)
-        elif intent == "stock":
-            body = stock_text(product, lang)
-        elif intent == "spec":
-            attrs = match_attributes(question, product)
-            if attrs:
-                sep = "; " if lang == "en" else "；"
-                body = sep.join(f"{k}: {v}" if lang == "en" else f"{k}{v}" for k, v in attrs)
-                body = f"{_title(product, lang)} — {body}." if lang == "en" else body + "。"
-    if body is None and good_faq is not None:
-        body = good_faq.item.a
-    if body is None:
-        return FactAnswer(text=unknown(name, lang), known=False, facts=[], sku=_sku(product))
-    return FactAnswer(text=prefix + body, known=True, facts=[body], sku=_sku(product))
-
-
-def _sku(p: Product | None) -> str | None:
-    return p.sku if p is not None else None
 
 
 def product_card(p: Product, lang: str) -> str:

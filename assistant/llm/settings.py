@@ -31,13 +31,14 @@ class AnswerSettings(BaseModel):
     """How chat questions are answered."""
 
     enabled: bool = True
+    # The grounded LLM step: when no linked fact is sure enough, the model picks the product's
+    # fact that answers (or none); the code states it. Used whenever the model is ready.
+    select_with_llm: bool = True
     phrase_with_llm: bool = False
-    llm_intent: bool = False
     max_answer_tokens: int = Field(default=80, ge=8, le=512)
     retries: int = Field(default=1, ge=0, le=3)
-    embedder: str = "use"
-    retrieval_min_score: float = Field(default=0.3, ge=0, le=1)
-    embedding_min_score: float = Field(default=0.6, ge=0, le=1)
+    # A linked fact at least this sure is stated without asking the model.
+    fact_min_score: float = Field(default=0.8, ge=0, le=1)
 
 
 class ComplianceSettings(BaseModel):

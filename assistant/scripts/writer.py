@@ -13,7 +13,6 @@ from assistant.answers.facts import (
     product_card,
     stock_text,
 )
-from assistant.answers.intent import keyword_intent
 from assistant.answers.part import BrainPart
 from assistant.answers.prompts import sanitize
 from assistant.answers.room import RoomContext
@@ -35,11 +34,18 @@ _META = re.compile(
     r"[<>{}]|facts|事实|注意[:：]|口播稿|script:|prompt|以下是|here is|主播名|\[name\]", re.I
 )
 _MARKUP = re.compile(r"\*+|#+\s*|【[^】]{0,8}(预告|标题|开场|结尾)】")
+_SPECS = ("尺寸规格", "the size and specs")
+_SHIPPING = ("发货和退换", "shipping and returns")
+# What viewers keep asking, by the understanding step's intent, as the script should address it.
 _TOPIC = {
-    "spec": ("尺寸规格", "the size and specs"),
+    "spec": _SPECS,
+    "size_advice": _SPECS,
     "price": ("价格", "the price"),
     "stock": ("库存", "stock"),
-    "shipping": ("发货和退换", "shipping and returns"),
+    "how_to_buy": ("怎么下单", "how to order"),
+    "shipping": _SHIPPING,
+    "returns": _SHIPPING,
+    "after_sales": _SHIPPING,
     "usage": ("使用方法", "how to use it"),
 }
 
@@ -57,12 +63,15 @@ class ScriptWriter(BrainPart[ScriptSettings]):
             if v.ocr_lines:
                 lines.append("screen text: " + sanitize(" / ".join(v.ocr_lines[:5]), 120))
         chats = await self.store.chats(room.room_id, limit=self.settings.recent_questions * 5)
-        intents = Counter(
-            keyword_intent(c.chat.text) for c in chats[-self.settings.recent_questions :]
+        topics = Counter(
+            _TOPIC[c.intent]
+            for c in chats[-self.settings.recent_questions :]
+            if c.intent in _TOPIC and c.chat.role == "viewer"
         )
-        top = [(i, n) for i, n in intents.most_common(2) if i in _TOPIC and n >= 2]
-        for intent, n in top:
-            topic = _TOPIC[intent][0 if lang == "zh" else 1]
+        for (zh, en), n in topics.most_common(2):
+            if n < 2:
+                continue
+            topic = zh if lang == "zh" else en
             lines.append(
                 f"很多观众在问{topic}（{n}条）"
                 if lang == "zh"

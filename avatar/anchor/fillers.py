@@ -25,6 +25,7 @@ class Pick(BaseModel):
     index: int
     text: str
     kind: str  # "script" (a replayed script) or "filler"
+    sku: str | None = None  # what a replayed script sells, so the stage follows it
 
 
 def load_lines(path: Path, language: str) -> list[str]:
@@ -77,7 +78,13 @@ class Fillers:
         assert self.replay is not None
         i = self.replay_index
         self.replay_index += 1
-        return Pick(source=self.replay.key, index=i, text=self.replay.sentences[i], kind="script")
+        return Pick(
+            source=self.replay.key,
+            index=i,
+            text=self.replay.sentences[i],
+            kind="script",
+            sku=self.replay.sku,
+        )
 
     def _line(self) -> Pick:
         i = self.line_turn % len(self.lines)

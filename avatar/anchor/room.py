@@ -224,7 +224,9 @@ class AnchorRoom:
         pick = self.fillers.next(self.last_script, self.last_was_filler)
         self.metrics.fillers.labels("cache" if pick.kind == "script" else "line").inc()
         kind: Any = pick.kind
-        return Utterance(kind=kind, source=pick.source, index=pick.index, text=pick.text)
+        return Utterance(
+            kind=kind, source=pick.source, index=pick.index, text=pick.text, sku=pick.sku
+        )
 
     async def _wait_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
         wait = self._play_end - loop.time() - self.settings.lookahead_s

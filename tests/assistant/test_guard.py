@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.answers.guard import check, cn_to_int, numbers, prices
 from assistant.answers.intent import keyword_intent, resolve_product
+
+from assistant.answers.guard import check, cn_to_int, numbers, prices
 from assistant.catalog import Catalog
 
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from assistant.answers.intent import IntentGuess
+
 from assistant.llm import LLMSettings, LLMUnavailable, Message, create_llm
 from assistant.llm.fair import FairQueue, QueueFull
 from assistant.llm.llamacpp import LlamaCppLLM

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from assistant.answers.intent import IntentGuess
 
 from assistant.answers.facts import catalog_numbers_text
 from assistant.answers.guard import numbers
-from assistant.answers.intent import IntentGuess
 from assistant.answers.prompts import intent_messages
 from assistant.catalog import Catalog
 from assistant.compliance import ComplianceGate

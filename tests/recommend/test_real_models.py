@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.catalog import Catalog
-from recommend.embedders import Embedder, create_embedder, embed_queries
+from assistant.embedders import Embedder, create_embedder, embed_queries
 from recommend.install import install, installed
 from recommend.offline import run_all
 from recommend.recommender import ProductRecommender

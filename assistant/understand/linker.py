@@ -1,0 +1,300 @@
+"""Linking a line to catalog products and facts: names, sounds and meaning, per catalog."""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from assistant.catalog import Catalog, Product
+from assistant.embedders import Embedder, Matrix, embed_queries
+from assistant.understand.text import (
+    GENERIC_HEADS,
+    fold,
+    han_bigrams,
+    heads,
+    sound_bigrams,
+    words,
+)
+from assistant.understand.types import FactKind, LinkedFact, LinkVia
+
+# Question words that say what kind of fact is asked for, and the attribute keys that hold it:
+# "防雨吗" is answered by a 面料 value that states 防水, "能用开水烫吗" by 耐温.
+SYNONYMS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (
+        re.compile(
+            r"尺寸|尺码|多大|大小|多长|多宽|多高|长度|size|dimension|how big|\b(xs|s|m|l|x{1,3}l)\b"
+        ),
+        ("尺寸", "尺码", "规格", "长", "宽", "高", "码"),
+    ),
+    (
+        re.compile(
+            r"材质|材料|面料|成分|配料|什么做的|布料|料子|material|made of|fabric|ingredient"
+        ),
+        ("材质", "面料", "成分", "配料", "填充", "鞋面", "内胆"),
+    ),
+    (
+        re.compile(
+            r"容量|毫升|装多少|净含量|多少克|几克|分量|capacity|volume|\bml\b|how much .*hold"
+        ),
+        ("容量", "净含量", "规格"),
+    ),
+    (re.compile(r"重量|多重|几斤|重不重|轻不轻|哪个(轻|重)|weigh|heavy|light"), ("重量", "克重")),
+    (
+        re.compile(
+            r"[黑白红蓝绿粉灰紫黄棕金银米咖]色|颜色|色号|什么色|colou?r|shade|black|white|red|blue|"
+            r"green|pink|gr[ae]y|purple"
+        ),
+        ("颜色", "色号"),
+    ),
+    (re.compile(r"产地|哪里产|哪产|哪里的|哪儿产|origin|where .*made|made in"), ("产地",)),
+    (
+        re.compile(r"保质期|放多久|放得久|放久|存放|过期|shelf life|expire|how long .*keep"),
+        ("保质期",),
+    ),
+    (re.compile(r"保温|保冷|insulat|keep.*(warm|hot|cold)"), ("保温",)),
+    (re.compile(r"功率|多少瓦|瓦数|\bwatt|power"), ("功率",)),
+    (
+        re.compile(r"电池|续航|电量|充一次|用多久|扫多久|能用多久|battery|mah|how long .*last"),
+        ("电池", "续航"),
+    ),
+    (
+        re.compile(r"防雨|防水|下雨|淋雨|rain|waterproof|water.?resistant"),
+        ("防水", "面料", "防水等级"),
+    ),
+    (re.compile(r"开水|高温|烫|消毒|蒸|沸水|耐热|boil|steril|hot water|heat"), ("耐温", "材质")),
+    (re.compile(r"适合.{0,4}(皮|肤)|干皮|油皮|敏感肌|混油|skin"), ("肤质", "适用")),
+    (re.compile(r"几个人|几人|多少人|住几|how many people|person"), ("人数", "适用")),
+    (re.compile(r"噪音|吵|声音大|noise|loud|quiet"), ("噪音",)),
+    (re.compile(r"年龄|几个月|几岁|多大的(宝宝|孩子)|age|months|years old"), ("年龄", "适用")),
+    (re.compile(r"辣|口味|味道|甜|咸|taste|flavou?r|spicy"), ("口味", "辣度", "口感")),
+    (re.compile(r"厚|薄|thick|thin"), ("厚度", "厚")),
+    (re.compile(r"充电|快充|charg"), ("输出", "充电", "电池")),
+    (re.compile(r"电压|voltage|220v|110v"), ("电压",)),
+]
+# The score of an attribute whose key the line names ("保质期多久"): near certain.
+KEY_NAMED = 0.95
+_NOISE = re.compile(r"宝宝们|家人们|姐妹们|主播|请问|问一下|想问|麻烦|谢谢|[~～!！?？。，,.\s]+")
+
+
+@dataclass
+class Fact:
+    sku: str
+    kind: FactKind
+    key: str
+    index: int
+    text: str  # what is matched: "key value", the FAQ question, the selling point
+    grams: set[str]
+
+
+@dataclass
+class Query:
+    """One line, folded once; its embedding is computed only when something needs it."""
+
+    text: str
+    folded: str
+    grams: set[str]
+    sounds: set[str]
+    words: set[str]
+    vector: Matrix | None = None
+
+    @classmethod
+    def of(cls, text: str) -> Query:
+        core = _NOISE.sub(" ", fold(text))
+        return cls(text, core, han_bigrams(core), sound_bigrams(core), set(words(core)))
+
+    @property
+    def embed_text(self) -> str:
+        return self.folded.strip() or self.text
+
+
+@dataclass
+class ProductHit:
+    index: int
+    score: float
+    via: LinkVia
+    grams: set[str] = field(default_factory=set)
+    strong: bool = True
+    head: bool = False
+
+
+def _mask(text: str, name: set[str]) -> str:
+    """The text with every character of a piece it shares with the product's name blanked."""
+    keep = [True] * len(text)
+    for k in range(len(text) - 1):
+        if text[k : k + 2] in name:
+            keep[k] = keep[k + 1] = False
+    return "".join(ch if ok else " " for ch, ok in zip(text, keep, strict=True))
+
+
+def _idf(sets: list[set[str]]) -> dict[str, float]:
+    df = Counter(g for s in sets for g in s)
+    n = len(sets)
+    return {g: math.log((n + 1) / c) for g, c in df.items()}
+
+
+def _name_parts(p: Product) -> list[str]:
+    parts = [p.title, *re.split(r"[\s/|，,]+", p.title)]
+    if p.title_en:
+        parts.append(p.title_en)
+    return [x for x in dict.fromkeys(parts) if len(x.strip()) >= 2]
+
+
+def _facts(p: Product) -> list[Fact]:
+    out = [
+        Fact(p.sku, "attribute", k, i, f"{k} {v}", han_bigrams(f"{k}{v}"))
+        for i, (k, v) in enumerate(p.attributes.items())
+    ]
+    out += [
+        Fact(p.sku, "selling_point", s, i, s, han_bigrams(s))
+        for i, s in enumerate(p.selling_points)
+    ]
+    out += [Fact(p.sku, "faq", f.q, i, f.q, han_bigrams(f.q)) for i, f in enumerate(p.faq)]
+    return out
+
+
+class CatalogIndex:
+    """Everything linking needs about one catalog, built once in a worker thread."""
+
+    def __init__(self, catalog: Catalog, embedder: Embedder | None) -> None:
+        self.catalog = catalog
+        self.embedder = embedder
+        products = catalog.products
+        self.grams = [han_bigrams(p.title) for p in products]
+        named = [heads(p.title) for p in products]
+        self.heads = [chars - GENERIC_HEADS for chars, _ in named]
+        self.head_grams = [pairs for _, pairs in named]
+        self.sounds = [sound_bigrams(p.title) for p in products]
+        self.words = [set(words(f"{p.title} {p.title_en or ''} {p.sku}")) for p in products]
+        self.gram_df = Counter(g for s in self.grams for g in s)
+        self.gram_idf = _idf(self.grams)
+        self.head_idf = _idf(self.heads)
+        self.sound_idf = _idf(self.sounds)
+        self.word_idf = _idf(self.words)
+        self.facts = [_facts(p) for p in products]
+        self.by_sku = {p.sku: i for i, p in enumerate(products)}
+        self.name_owner: list[int] = []
+        self.name_vecs: Matrix | None = None
+        self.fact_vecs: list[Matrix] = []
+        if embedder is not None and products:
+            names = [(i, t) for i, p in enumerate(products) for t in _name_parts(p)]
+            facts = [f.text for fs in self.facts for f in fs]
+            vecs = embedder.embed([t for _, t in names] + facts)
+            self.name_owner = [i for i, _ in names]
+            self.name_vecs = vecs[: len(names)]
+            start = len(names)
+            for fs in self.facts:
+                self.fact_vecs.append(vecs[start : start + len(fs)])
+                start += len(fs)
+
+    def without_meaning(self) -> CatalogIndex:
+        """The same index reading names and sounds only (no model call)."""
+        clone = copy.copy(self)
+        clone.embedder = None
+        return clone
+
+    def embed(self, queries: list[Query]) -> None:
+        """Embed every query still without a vector in one call (a batch costs far less)."""
+        todo = [q for q in queries if q.vector is None]
+        if self.embedder is None or not todo:
+            return
+        vecs = embed_queries(self.embedder, [q.embed_text for q in todo])
+        for q, v in zip(todo, vecs, strict=True):
+            q.vector = v
+
+    def vector(self, q: Query) -> Matrix | None:
+        if self.embedder is None:
+            return None
+        self.embed([q])
+        return q.vector
+
+    # -- products ------------------------------------------------------------------------------
+
+    def lexical(
+        self, q: Query, exclude: frozenset[str] | set[str] = frozenset()
+    ) -> list[ProductHit]:
+        """Products scored by the rarity of the name pieces the line shares with their titles.
+
+        A hit is strong when a piece is this product's alone, ends a piece of its title (the
+        noun: 保温杯, 耳机), or several pieces agree; a lone common modifier (女款) or a lone
+        noun character or sound is weak, and only counts where nothing else points anywhere.
+        """
+        hits: list[ProductHit] = []
+        grams = q.grams - exclude
+        chars = set(q.folded)
+        for i, product in enumerate(self.catalog.products):
+            shared = grams & self.grams[i]
+            score = sum(self.gram_idf[g] for g in shared)
+            head = bool(shared & self.head_grams[i])
+            strong = head or len(shared) >= 2 or any(self.gram_df[g] == 1 for g in shared)
+            via: LinkVia = "name"
+            if not shared:
+                # A lone noun character that ends a piece of the title ("跑鞋" for 跑步鞋), or a
+                # name that sounds the same (保问杯).
+                heads = chars & self.heads[i]
+                score = 0.5 * sum(self.head_idf[c] for c in heads)
+                head = bool(heads)
+                sound = 0.8 * sum(self.sound_idf[s] for s in (q.sounds & self.sounds[i]))
+                if sound > score:
+                    score, via = sound, "sound"
+                    strong = len(q.sounds & self.sounds[i]) >= 2
+            shared_words = q.words & self.words[i]
+            if shared_words:
+                score += sum(self.word_idf[w] for w in shared_words)
+                strong = True
+            if product.sku.casefold() in q.folded:
+                score, via, strong = score + 100.0, "sku", True
+            if score > 0:
+                hits.append(ProductHit(i, score, via, shared, strong=strong, head=head))
+        return sorted(hits, key=lambda h: (-h.strong, -h.score, -h.head))
+
+    def semantic(self, q: Query) -> list[ProductHit]:
+        """Products scored by the meaning of the line against each of their names."""
+        vec = self.vector(q)
+        if vec is None or self.name_vecs is None:
+            return []
+        sims = self.name_vecs @ vec
+        best: dict[int, float] = {}
+        for owner, sim in zip(self.name_owner, sims.tolist(), strict=True):
+            best[owner] = max(best.get(owner, -1.0), sim)
+        return sorted(
+            (ProductHit(i, s, "meaning") for i, s in best.items()), key=lambda h: -h.score
+        )
+
+    # -- facts ---------------------------------------------------------------------------------
+
+    def facts_for(
+        self, q: Query, sku: str, *, yes_no: bool = False, limit: int = 4
+    ) -> list[LinkedFact]:
+        """The product's facts ranked by how well they answer the line (score in [0, 1]).
+
+        The attribute key in the line is near certain; a topic word ("多重" -> 重量) is strong for
+        a what-is question, weaker for a yes/no one, whose answer the fact may not hold. The
+        product's own name is not evidence ("保温杯能进微波炉吗" is not about 保温时长).
+        """
+        i = self.by_sku.get(sku)
+        if i is None:
+            return []
+        grams = q.grams - self.grams[i]
+        text = _mask(q.folded, self.grams[i])
+        wanted = [keys for pattern, keys in SYNONYMS if pattern.search(text)]
+        vec = self.vector(q)
+        sims = (self.fact_vecs[i] @ vec).tolist() if vec is not None and self.fact_vecs else []
+        scored: list[LinkedFact] = []
+        for j, f in enumerate(self.facts[i]):
+            score = sims[j] if sims else 0.0
+            if f.kind == "attribute":
+                if f.key.casefold() in text or (len(f.key) >= 2 and han_bigrams(f.key) & grams):
+                    score = max(score, KEY_NAMED)
+                elif any(any(k in f.key for k in keys) for keys in wanted):
+                    score = max(score, 0.7 if yes_no else 0.9)
+            elif f.grams:
+                overlap = len(f.grams & grams) / len(f.grams)
+                score = max(score, min(0.95, 0.45 + overlap)) if overlap >= 0.3 else score
+            scored.append(
+                LinkedFact(sku=sku, kind=f.kind, key=f.key, index=f.index, score=round(score, 4))
+            )
+        scored.sort(key=lambda lf: -lf.score)
+        return scored[:limit]
