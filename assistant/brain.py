@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 from assistant.answers.answerer import Answerer
 from assistant.answers.metrics import BrainMetrics
 from assistant.answers.room import RoomContext
+from assistant.answers.select import prime
+from assistant.catalog import Product
 from assistant.compliance import ComplianceGate, load_gate
-from assistant.events import CatalogUpdated, ScriptRequest, VisionUpdate
+from assistant.events import CatalogUpdated, ScriptRequest, StageChanged, VisionUpdate
 from assistant.llm import LLM, create_llm
 from assistant.llm.base import LLMUnavailable
 from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
@@ -121,6 +123,25 @@ class Brain:
         except LLMUnavailable as exc:
             self.metrics.llm_failed("start", exc)
             log.warning("the LLM is not ready: %s", exc)
+            return
+        for ctx in list(self.rooms.values()):
+            self._spawn(self._prime(ctx), f"brain-prime-{ctx.room_id}")
+
+    async def _prime(self, ctx: RoomContext, product: Product | None = None) -> None:
+        """Evaluate the prompts the grounded selection starts from, in the background, a chunk
+        at a time: the room's catalog index and every product card (or just the card of the
+        product put on stage). The first question that needs the model then finds them warm."""
+        if self.llm is None or not self.answer_settings.select_with_llm:
+            return
+        lane = f"{ctx.room_id}/prime"
+        catalog = ctx.catalog
+        stage = ctx.stage_product
+        todo = [product] if product is not None else [None, stage, *catalog.products]
+        try:
+            for item in dict.fromkeys(todo):
+                await prime(self.llm, catalog, ctx.language, lane, item)
+        except LLMUnavailable as exc:
+            log.warning("could not prime the model for %s: %s", ctx.room_id, exc)
 
     async def open_room(self, room: RoomInfo) -> None:
         if room.room_id in self.rooms:
@@ -131,7 +152,9 @@ class Brain:
             self._tasks.add(self._warm)
         ctx = RoomContext(room.room_id, room.language, room.catalog, self.services.stage)
         self.rooms[room.room_id] = ctx
-        types = ["vision.update", "catalog.updated", "script.request"]
+        if self.llm_ready():
+            self._spawn(self._prime(ctx), f"brain-prime-{room.room_id}")
+        types = ["vision.update", "catalog.updated", "script.request", "stage"]
         self._subs.append(await self.services.bus.on(room.room_id, self._on_event, types))
         self._spawn(self._answer_loop(ctx), f"brain-answers-{room.room_id}")
 
@@ -143,6 +166,12 @@ class Brain:
             ctx.vision = event
         elif isinstance(event, CatalogUpdated):
             ctx.catalog = event.catalog
+            if self.llm_ready():
+                self._spawn(self._prime(ctx), f"brain-prime-{ctx.room_id}")
+        elif isinstance(event, StageChanged):
+            product = ctx.catalog.get(event.sku) if event.sku else None
+            if product is not None and self.llm_ready():
+                self._spawn(self._prime(ctx, product), f"brain-prime-{ctx.room_id}")
         elif isinstance(event, ScriptRequest):
             self._spawn(self._script(ctx, event), f"brain-script-{event.id}")
 

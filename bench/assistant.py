@@ -18,6 +18,7 @@ from assistant.answers.answerer import Answerer, Outcome
 from assistant.answers.guard import numbers
 from assistant.answers.metrics import BrainMetrics
 from assistant.answers.room import RoomContext
+from assistant.answers.select import prime
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
 from assistant.compliance import load_gate
@@ -94,6 +95,9 @@ async def make_rig(store: Store, llm: LLM | None, names: list[str], copies: int)
             await stage.open_room(info)
             await understander.open_room(info)
             rooms[room] = RoomContext(room, "zh", catalog, stage)
+        if llm is not None:  # a room that has run a while: its index and cards are warm
+            for item in [None, *catalog.products]:
+                await prime(llm, catalog, "zh", f"{name}/prime", item)
     return Rig(bus, stage, understander, answerer, rooms)
 
 
@@ -173,6 +177,7 @@ async def main() -> None:
     ap.add_argument("--splits", default="tune,heldout")
     ap.add_argument("--llm", choices=["default", "fast", "none"], default="default")
     ap.add_argument("--rooms", default="1,4")
+    ap.add_argument("--cache-mb", type=int, default=1024, help="llama.cpp prefix states kept")
     ap.add_argument("--verbose", action="store_true", help="print every answer that is not right")
     args = ap.parse_args()
     splits = args.splits.split(",")
@@ -180,7 +185,8 @@ async def main() -> None:
     names = sorted({i["catalog"] for i in items})
     llm: LLM | None = None
     if args.llm != "none":
-        llm = LlamaCppLLM(LLMSettings(preset=args.llm), model_path(MODEL_DIR, args.llm))
+        settings = LLMSettings(preset=args.llm, prefix_cache_mb=args.cache_mb)
+        llm = LlamaCppLLM(settings, model_path(MODEL_DIR, args.llm))
         await llm.start()
     out: dict[str, Any] = {"items": len(items), "llm": args.llm, "splits": splits}
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from assistant.events import Role
 from assistant.rooms import RoomCreated
 from assistant.settings import BusSettings, ServerSettings, Settings, StoreSettings
+from assistant.understand.settings import UnderstandSettings
 from tests.server import serve
 
 ADMIN = "test-admin-token"
@@ -24,6 +25,8 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "store": StoreSettings(path=tmp_path / "lca.sqlite3"),
         "bus": BusSettings(backend="memory"),
         "capabilities": [],
+        # names and sounds only: the core tests need no model (the understanding tests load one)
+        "understand": UnderstandSettings(embedder="none"),
     }
     base.update(overrides)
     return Settings.model_validate(base)

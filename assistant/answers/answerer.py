@@ -6,7 +6,9 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from assistant.answers.facts import (
     catalog_numbers_text,
@@ -23,18 +25,19 @@ from assistant.answers.guard import numbers
 from assistant.answers.part import BrainPart
 from assistant.answers.prompts import answer_messages
 from assistant.answers.room import RoomContext
-from assistant.answers.select import select_fact
+from assistant.answers.select import pick_product, select_fact
 from assistant.answers.stream import FactMismatch, guarded_clauses
 from assistant.catalog import Product
 from assistant.compliance import Change, Rewrite, audit
 from assistant.events import Answer, AnswerDelta, AnswerSource, ChatTriaged
-from assistant.llm.base import LLMUnavailable
+from assistant.llm.base import LLM, LLMUnavailable
 from assistant.llm.settings import AnswerSettings
-from assistant.understand.rules import PRICE_WORDS
 from assistant.understand.linker import KEY_NAMED
+from assistant.understand.rules import PRICE_WORDS
 from assistant.understand.types import SHOP_INTENTS, LinkedFact, Understanding
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 _PIECES = re.compile(r"[^。！？；，!?;,]+[。！？；，!?;,]?")
 _THANKS = {
     "zh": "@{name} 谢谢支持～有问题随时问我！",
@@ -88,17 +91,25 @@ class Answerer(BrainPart[AnswerSettings]):
         u, name = item.understanding, item.chat.user.name
         lang, at = u.language, f"@{name} "
         products = [p for p in (room.catalog.get(s) for s in u.skus) if p is not None]
-        product = products[0] if products else None
         if u.intent in ("greeting", "chitchat"):
             return Draft(_THANKS.get(lang, _THANKS["zh"]).format(name=name), "template")
-        if product is None and u.ambiguous:
+        if not products and (u.ambiguous or u.deictic):
             candidates = [p for p in (room.catalog.get(s) for s in u.ambiguous) if p is not None]
-            if candidates:
-                return Draft(clarify(name, candidates, lang), "clarify")
+            return Draft(clarify(name, candidates, lang), "clarify")
+        source: AnswerSource = "facts"
+        if (
+            not products
+            and llm_ready
+            and (u.intent not in SHOP_INTENTS or u.intent == "how_to_buy")
+        ):
+            picked = await self._pick(room, item)
+            if picked is not None:  # names and meaning found nothing; the model read the name
+                products, source = [picked], "llm"
+        product = products[0] if products else None
         if u.intent in SHOP_INTENTS:
             faq = [f for f in self._strong(u, product) if f.kind == "faq"]
             if product is not None and faq:
-                return Draft(at + facts_text(product, faq[:1], lang), "facts", product)
+                return Draft(at + facts_text(product, faq[:1], lang), source, product)
             text = shop_text(u.intent, room.catalog.shop, product, lang)
             return Draft(at + text, "shop", product) if text else self._unknown(name, lang, product)
         if product is None:
@@ -107,15 +118,15 @@ class Answerer(BrainPart[AnswerSettings]):
         # "什么时候补货" is in the FAQ, not the stock; "蛋白多少" names an attribute, not the price.
         named = [f for f in strong if f.kind == "faq" or f.score >= KEY_NAMED]
         if u.intent in ("price", "stock") and named:
-            return Draft(at + facts_text(product, named[:1], lang), "facts", product)
+            return Draft(at + facts_text(product, named[:1], lang), source, product)
         if u.intent == "price":
-            return Draft(at + price_text(product, lang), "facts", product)
+            return Draft(at + price_text(product, lang), source, product)
         if u.intent == "stock":
-            return Draft(at + stock_text(product, lang), "facts", product)
+            return Draft(at + stock_text(product, lang), source, product)
         if u.intent == "compare" and len(products) >= 2:
             return await self._compare(room, item, products[:2], llm_ready)
         if strong:
-            return Draft(at + facts_text(product, strong[:2], lang), "facts", product)
+            return Draft(at + facts_text(product, strong[:2], lang), source, product)
         if llm_ready:
             chosen = await self._select(room, item, product)
             if chosen is not None:
@@ -151,22 +162,28 @@ class Answerer(BrainPart[AnswerSettings]):
     async def _select(
         self, room: RoomContext, item: ChatTriaged, product: Product
     ) -> LinkedFact | None:
+        q, lang = item.chat.text, item.understanding.language
+        return await self._ask_model(
+            room, "select", lambda llm: select_fact(llm, product, q, lang, room.room_id)
+        )
+
+    async def _pick(self, room: RoomContext, item: ChatTriaged) -> Product | None:
+        q, lang = item.chat.text, item.understanding.language
+        return await self._ask_model(
+            room, "pick", lambda llm: pick_product(llm, room.catalog, q, lang, room.room_id)
+        )
+
+    async def _ask_model(
+        self, room: RoomContext, kind: str, call: Callable[[LLM], Awaitable[R]]
+    ) -> R | None:
+        """One grounded selection by the model, within the first-token budget; None on failure."""
         if self.llm is None or not self.settings.select_with_llm:
             return None
         try:
-            return await asyncio.wait_for(
-                select_fact(
-                    self.llm,
-                    product,
-                    item.chat.text,
-                    item.understanding.language,
-                    f"{room.room_id}/answer",
-                ),
-                self.llm_settings.first_token_timeout_s,
-            )
+            return await asyncio.wait_for(call(self.llm), self.llm_settings.first_token_timeout_s)
         except (LLMUnavailable, TimeoutError) as exc:
-            self.metrics.llm_failed("select", exc)
-            log.warning("LLM fact selection failed in %s: %s", room.room_id, exc)
+            self.metrics.llm_failed(kind, exc)
+            log.warning("LLM %s failed in %s: %s", kind, room.room_id, exc)
             return None
 
     @staticmethod

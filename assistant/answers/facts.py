@@ -15,6 +15,7 @@ _CLARIFY = {
     "zh": "@{name} 你问的是哪一款呢？{options}",
     "en": "@{name} Which one do you mean? {options}",
 }
+_NAME_IT = {"zh": "说一下商品名或链接号哦～", "en": "Tell me its name or link number."}
 _LINK = {"zh": "{name}是{link}号链接。", "en": "{name} is link no. {link}."}
 _FIRST_PIECE = re.compile(r"[\s(（]")
 
@@ -42,7 +43,9 @@ def unknown(name: str, lang: str) -> str:
 def clarify(name: str, products: list[Product], lang: str) -> str:
     """Ask which product a viewer means; names only, never a fact of a guessed one."""
     names = [short_name(p, lang) for p in products]
-    if lang == "en":
+    if not names:
+        options = _NAME_IT.get(lang, _NAME_IT["zh"])
+    elif lang == "en":
         options = ", ".join(names[:-1]) + f" or {names[-1]}?" if len(names) > 1 else names[0] + "?"
     else:
         options = (

@@ -63,6 +63,10 @@ class LLM(Protocol):
     ) -> T:
         """Generate JSON constrained to ``schema`` (grammar or response_format) and validate it."""
 
+    async def prime(self, messages: list[Message], *, room_id: str = "") -> None:
+        """Evaluate a static prompt ahead of time so later calls that share its prefix start
+        warm (llama.cpp keeps the state; a server that caches prompts itself may do nothing)."""
+
     async def start(self) -> None:
         """Get ready (load the weights, reach the server); raises LLMUnavailable if it can't."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import threading
@@ -17,14 +16,14 @@ from pydantic import ValidationError
 
 from assistant.llm.base import BadStructuredOutput, LLMUnavailable, Message, T
 from assistant.llm.fair import FairQueue
+from assistant.llm.load import load
+from assistant.llm.prefix import PrefixCache
 from assistant.llm.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 _END = object()
-_CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+# Tokens a priming job evaluates per turn (about two seconds on two CPU cores).
+PRIME_CHUNK = 64
 
 
 @dataclass
@@ -37,6 +36,8 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     out: asyncio.Queue[Any]
     preemptible: bool
+    keep: bool = False  # save the evaluated prompt's state: its prefix will come back
+    prime: bool = False  # only evaluate the prompt, a chunk per turn
     produced: str = ""
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -66,56 +67,23 @@ class LlamaCppLLM:
         self._llama: Any = None
         self._format: Any = None
         self._thread: threading.Thread | None = None
+        self._prefixes = PrefixCache(settings.prefix_cache_mb << 20)
         self._load_lock = threading.Lock()
         self._closing = threading.Event()
         self.slices = 0
         self.preemptions = 0
 
+    @property
+    def prefix_hits(self) -> int:
+        """Calls that started from a saved prompt prefix instead of evaluating it again."""
+        return self._prefixes.hits
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def _load(self) -> None:
         with self._load_lock:
-            if self._llama is not None:
-                return
-            if not self.model_path.exists():
-                raise LLMUnavailable(
-                    f"LLM model {self.model_path} is missing: run {self.install_hint}",
-                    retryable=False,
-                )
-            try:
-                from llama_cpp import Llama
-                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-            except ImportError as exc:
-                raise LLMUnavailable(
-                    "the llamacpp backend needs llama-cpp-python: see notes/assistant-requirements"
-                    f".txt (CMAKE_ARGS=-DGGML_NATIVE=OFF pip install llama-cpp-python) ({exc})",
-                    retryable=False,
-                ) from exc
-            s = self.settings
-            # verbose=False points the whole process's stdout and stderr at /dev/null while the
-            # model loads, which swallows every other thread's logs (the service's start-up
-            # included); keep the descriptors and hide only llama.cpp's own load-time output.
-            with contextlib.redirect_stderr(io.StringIO()):
-                llama = Llama(
-                    model_path=str(self.model_path),
-                    n_ctx=s.context,
-                    n_threads=s.threads,
-                    n_threads_batch=s.threads,
-                    n_batch=s.batch,
-                    verbose=True,
-                )
-            llama.verbose = False
-            logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
-            eos, bos = llama.token_eos(), llama.token_bos()
-            # a base model (the Gemma fixture) has no template: ChatML is a neutral stand-in
-            template = llama.metadata.get("tokenizer.chat_template") or _CHATML
-            self._format = Jinja2ChatFormatter(
-                template=template,
-                eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
-                bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
-                stop_token_ids=[eos],
-            )
-            self._llama = llama
+            if self._llama is None:
+                self._llama, self._format = load(self.settings, self.model_path, self.install_hint)
 
     async def start(self) -> None:
         """Load the model in a thread and start the worker; raises LLMUnavailable if it can't."""
@@ -143,15 +111,31 @@ class LlamaCppLLM:
             if job.cancelled.is_set():
                 continue
             try:
-                self._slice(room_id, job)
+                if job.prime:
+                    self._prime_slice(room_id, job)
+                else:
+                    self._slice(room_id, job)
             except Exception as exc:  # a model failure must reach the caller, not kill the worker
                 log.exception("llama.cpp job failed")
                 job.push(LLMUnavailable(f"llama.cpp failed: {exc}"))
 
+    def _prime_slice(self, room_id: str, job: _Job) -> None:
+        """A long prompt is primed a chunk per turn: a viewer's question waits at most one
+        chunk behind it."""
+        tokens = self._llama.tokenize(job.prompt.encode(), True, True)
+        if self._prefixes.advance(self._llama, tokens, PRIME_CHUNK) or self._closing.is_set():
+            job.push(_END)
+        else:
+            self._queue.put(room_id, job, front=True)
+
     def _slice(self, room_id: str, job: _Job) -> None:
         self.slices += 1
+        # Tokenised here (BOS as the model wants it) so a saved prefix state can be restored
+        # before llama.cpp compares the prompt with what it holds.
+        tokens = self._llama.tokenize((job.prompt + job.produced).encode(), True, True)
+        self._prefixes.restore(self._llama, tokens)
         stream = self._llama.create_completion(
-            job.prompt + job.produced,
+            tokens,
             max_tokens=job.remaining,
             temperature=job.temperature,
             stop=job.stop or None,
@@ -183,6 +167,8 @@ class LlamaCppLLM:
                     return
         finally:
             stream.close()
+        if job.keep:
+            self._prefixes.save(self._llama)
         job.push(_END)
 
     # -- the async API -------------------------------------------------------------------------
@@ -202,6 +188,8 @@ class LlamaCppLLM:
         grammar: Any,
         room_id: str,
         preemptible: bool,
+        keep: bool = False,
+        prime: bool = False,
     ) -> _Job:
         if self._thread is None:
             await self.start()
@@ -214,6 +202,8 @@ class LlamaCppLLM:
             loop=asyncio.get_running_loop(),
             out=asyncio.Queue(),
             preemptible=preemptible,
+            keep=keep,
+            prime=prime,
         )
         self._queue.put(room_id, job)
         return job
@@ -249,6 +239,22 @@ class LlamaCppLLM:
         async for piece in self._drain(job):
             yield piece
 
+    async def prime(self, messages: list[Message], *, room_id: str = "") -> None:
+        """Evaluate a prompt now, a chunk per turn, and keep its state, so calls sharing its
+        prefix start warm."""
+        job = await self._submit(
+            messages,
+            max_tokens=0,
+            temperature=0.0,
+            stop=None,
+            grammar=None,
+            room_id=room_id,
+            preemptible=False,
+            prime=True,
+        )
+        async for _ in self._drain(job):
+            pass
+
     async def structured(
         self, messages: list[Message], schema: type[T], *, max_tokens: int = 64, room_id: str = ""
     ) -> T:
@@ -265,6 +271,7 @@ class LlamaCppLLM:
             grammar=grammar,
             room_id=room_id,
             preemptible=False,
+            keep=True,
         )
         text = "".join([p async for p in self._drain(job)])
         try:

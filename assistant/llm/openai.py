@@ -82,6 +82,9 @@ class OpenAILLM:
         except (httpx.HTTPError, json.JSONDecodeError) as exc:
             raise LLMUnavailable(f"LLM server unreachable: {exc!r}") from exc
 
+    async def prime(self, messages: list[Message], *, room_id: str = "") -> None:
+        """The server caches prompts itself (llama.cpp server's cache_prompt): nothing to do."""
+
     async def structured(
         self, messages: list[Message], schema: type[T], *, max_tokens: int = 64, room_id: str = ""
     ) -> T:

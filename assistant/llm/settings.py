@@ -25,6 +25,8 @@ class LLMSettings(BaseModel):
     model: str = "qwen2.5-coder-1.5b-instruct"
     api_key: SecretStr = SecretStr("")
     temperature: float = Field(default=0.4, ge=0, le=2)
+    # Saved states of static prompt prefixes (catalog index, product cards), about 10 MB each.
+    prefix_cache_mb: int = Field(default=256, ge=0, le=16_384)
 
 
 class AnswerSettings(BaseModel):

@@ -1,6 +1,7 @@
 // The host console: live chat with triage status and answers, wired to the other panels.
 import { RoomSocket, api, h, makeI18n, roomPath } from "/static/common.js";
 import { WORDS } from "/static/console_i18n.js";
+import { Shop } from "/static/console_shop.js";
 import { Side } from "/static/console_side.js";
 import { Scripts, Stage } from "/static/console_stage.js";
 
@@ -134,6 +135,7 @@ class Chat {
 
 const chat = new Chat(document.getElementById("chat"));
 const side = new Side(t);
+const shop = new Shop(t);
 const stage = new Stage(t);
 let socket = null;
 const scripts = new Scripts(t, (message) => socket.send(message));
@@ -192,6 +194,7 @@ async function loadCatalog() {
     const catalog = await api(roomPath("/catalog"));
     stage.setCatalog(catalog.products);
     scripts.setCatalog(catalog.products);
+    shop.show(catalog.shop);
   } catch (err) {
     console.error("catalog failed to load", err);
   }

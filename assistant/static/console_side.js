@@ -131,6 +131,7 @@ export class Side {
       });
       result.className = "ok";
       result.textContent = `${this.t("uploaded")}: ${done.products}`;
+      this.onCatalogChanged?.();
     } catch (err) {
       result.className = "bad";
       result.textContent = `${this.t("uploadFailed")}: ${err.message}`;

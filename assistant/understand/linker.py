@@ -18,64 +18,15 @@ from assistant.understand.text import (
     sound_bigrams,
     words,
 )
+from assistant.understand.topics import TOPICS, Topic
 from assistant.understand.types import FactKind, LinkedFact, LinkVia
 
-# Question words that say what kind of fact is asked for, and the attribute keys that hold it:
-# "防雨吗" is answered by a 面料 value that states 防水, "能用开水烫吗" by 耐温.
-SYNONYMS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
-    (
-        re.compile(
-            r"尺寸|尺码|多大|大小|多长|多宽|多高|长度|size|dimension|how big|\b(xs|s|m|l|x{1,3}l)\b"
-        ),
-        ("尺寸", "尺码", "规格", "长", "宽", "高", "码"),
-    ),
-    (
-        re.compile(
-            r"材质|材料|面料|成分|配料|什么做的|布料|料子|material|made of|fabric|ingredient"
-        ),
-        ("材质", "面料", "成分", "配料", "填充", "鞋面", "内胆"),
-    ),
-    (
-        re.compile(
-            r"容量|毫升|装多少|净含量|多少克|几克|分量|capacity|volume|\bml\b|how much .*hold"
-        ),
-        ("容量", "净含量", "规格"),
-    ),
-    (re.compile(r"重量|多重|几斤|重不重|轻不轻|哪个(轻|重)|weigh|heavy|light"), ("重量", "克重")),
-    (
-        re.compile(
-            r"[黑白红蓝绿粉灰紫黄棕金银米咖]色|颜色|色号|什么色|colou?r|shade|black|white|red|blue|"
-            r"green|pink|gr[ae]y|purple"
-        ),
-        ("颜色", "色号"),
-    ),
-    (re.compile(r"产地|哪里产|哪产|哪里的|哪儿产|origin|where .*made|made in"), ("产地",)),
-    (
-        re.compile(r"保质期|放多久|放得久|放久|存放|过期|shelf life|expire|how long .*keep"),
-        ("保质期",),
-    ),
-    (re.compile(r"保温|保冷|insulat|keep.*(warm|hot|cold)"), ("保温",)),
-    (re.compile(r"功率|多少瓦|瓦数|\bwatt|power"), ("功率",)),
-    (
-        re.compile(r"电池|续航|电量|充一次|用多久|扫多久|能用多久|battery|mah|how long .*last"),
-        ("电池", "续航"),
-    ),
-    (
-        re.compile(r"防雨|防水|下雨|淋雨|rain|waterproof|water.?resistant"),
-        ("防水", "面料", "防水等级"),
-    ),
-    (re.compile(r"开水|高温|烫|消毒|蒸|沸水|耐热|boil|steril|hot water|heat"), ("耐温", "材质")),
-    (re.compile(r"适合.{0,4}(皮|肤)|干皮|油皮|敏感肌|混油|skin"), ("肤质", "适用")),
-    (re.compile(r"几个人|几人|多少人|住几|how many people|person"), ("人数", "适用")),
-    (re.compile(r"噪音|吵|声音大|noise|loud|quiet"), ("噪音",)),
-    (re.compile(r"年龄|几个月|几岁|多大的(宝宝|孩子)|age|months|years old"), ("年龄", "适用")),
-    (re.compile(r"辣|口味|味道|甜|咸|taste|flavou?r|spicy"), ("口味", "辣度", "口感")),
-    (re.compile(r"厚|薄|thick|thin"), ("厚度", "厚")),
-    (re.compile(r"充电|快充|charg"), ("输出", "充电", "电池")),
-    (re.compile(r"电压|voltage|220v|110v"), ("电压",)),
-]
 # The score of an attribute whose key the line names ("保质期多久"): near certain.
 KEY_NAMED = 0.95
+# An attribute that holds the topic asked about ("多重" -> 重量).
+TOPIC_KEY = 0.9
+# A FAQ question or selling point that shares the line's words and its meaning.
+AGREE = 0.85
 _NOISE = re.compile(r"宝宝们|家人们|姐妹们|主播|请问|问一下|想问|麻烦|谢谢|[~～!！?？。，,.\s]+")
 
 
@@ -120,13 +71,39 @@ class ProductHit:
     head: bool = False
 
 
+def _topic_score(topics: list[Topic], key: str, text: str, yes_no: bool) -> float:
+    """How surely an attribute answers the topics a line asks about (0 if about none)."""
+    score = 0.0
+    for topic in topics:
+        if any(k in key for k in topic.keys):
+            score = max(score, TOPIC_KEY)
+        elif any(k in key for k in topic.maybe):
+            # a 面料 that states 防水 answers "防雨吗"; one that does not may not
+            sure = topic.mentioned_in(text)
+            score = max(score, TOPIC_KEY if sure else 0.7 if yes_no else 0.85)
+    return score
+
+
 def _mask(text: str, name: set[str]) -> str:
-    """The text with every character of a piece it shares with the product's name blanked."""
-    keep = [True] * len(text)
-    for k in range(len(text) - 1):
-        if text[k : k + 2] in name:
-            keep[k] = keep[k + 1] = False
-    return "".join(ch if ok else " " for ch, ok in zip(text, keep, strict=True))
+    """The text with the product's name blanked: every run of three or more characters it
+    shares with the name, and the first shorter one ("防晒能防水吗" asks about 防水, and
+    "保温杯保温怎么样" still asks about 保温)."""
+    runs: list[tuple[int, int]] = []
+    k = 0
+    while k < len(text) - 1:
+        if text[k : k + 2] not in name:
+            k += 1
+            continue
+        end = k + 2
+        while end < len(text) and text[end - 1 : end + 1] in name:
+            end += 1
+        runs.append((k, end))
+        k = end
+    masked = list(text)
+    for n, (start, end) in enumerate(runs):
+        if n == 0 or end - start >= 3:
+            masked[start:end] = " " * (end - start)
+    return "".join(masked)
 
 
 def _idf(sets: list[set[str]]) -> dict[str, float]:
@@ -279,7 +256,7 @@ class CatalogIndex:
             return []
         grams = q.grams - self.grams[i]
         text = _mask(q.folded, self.grams[i])
-        wanted = [keys for pattern, keys in SYNONYMS if pattern.search(text)]
+        topics = [t for t in TOPICS if t.words.search(text)]
         vec = self.vector(q)
         sims = (self.fact_vecs[i] @ vec).tolist() if vec is not None and self.fact_vecs else []
         scored: list[LinkedFact] = []
@@ -288,11 +265,14 @@ class CatalogIndex:
             if f.kind == "attribute":
                 if f.key.casefold() in text or (len(f.key) >= 2 and han_bigrams(f.key) & grams):
                     score = max(score, KEY_NAMED)
-                elif any(any(k in f.key for k in keys) for keys in wanted):
-                    score = max(score, 0.7 if yes_no else 0.9)
+                else:
+                    score = max(score, _topic_score(topics, f.key, f.text, yes_no))
             elif f.grams:
                 overlap = len(f.grams & grams) / len(f.grams)
-                score = max(score, min(0.95, 0.45 + overlap)) if overlap >= 0.3 else score
+                words = min(0.95, 0.45 + overlap) if overlap >= 0.3 else 0.0
+                # the words and the meaning agree: as sure as a topic match
+                agree = AGREE if words >= 0.6 and score >= 0.55 else 0.0
+                score = max(score, words, agree)
             scored.append(
                 LinkedFact(sku=sku, kind=f.kind, key=f.key, index=f.index, score=round(score, 4))
             )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from assistant.understand.linker import CatalogIndex, ProductHit, Query
 from assistant.understand.rules import DEICTIC, FOLLOW_UP, RULES, YES_NO, intent_of
 from assistant.understand.text import language_of
+from assistant.understand.topics import TOPICS
 from assistant.understand.types import (
     PRIORITY,
     SHOP_INTENTS,
@@ -22,7 +23,11 @@ from assistant.understand.types import (
 _NO_LINK: frozenset[Intent] = frozenset({"greeting", "chitchat", "offtopic"})
 # Intents answered from the card's fixed fields or elsewhere: no fact linking.
 _NO_FACTS: frozenset[Intent] = frozenset({"how_to_buy", "recommendation"})
-_INTENT_WORDS = re.compile("|".join(f"(?:{p.pattern})" for _, p in RULES[:-1]))
+# What asks, not what names: intent and topic words never name a product ("容量多大" is not the
+# fryer whose title says 大容量).
+_INTENT_WORDS = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in [*(r for _, r in RULES[:-1]), *(t.words for t in TOPICS)])
+)
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,9 @@ def _named(line: Line, index: CatalogIndex, ctx: Context, deictic: bool, t: Thre
     are asked back. Weak evidence (a lone noun character, a sound, meaning) names one only
     when nothing else is in context; against a context product it makes the line ambiguous.
     """
-    q, intent = line.q, line.intent
+    intent = line.intent
     floor = t.lexical * math.log(len(index.catalog.products) + 1)
-    hits = index.lexical(q)
+    hits = index.lexical(line.names)
     strong = [h for h in hits if h.strong and h.score >= floor]
     if strong:
         nouns = [h for h in strong if h.head] or strong

@@ -106,7 +106,8 @@ RULES: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "greeting",
         re.compile(
-            r"^(你好|您好|主播好|大家好|哈喽|嗨|晚上好|早上好|下午好|来了|hello|hi|hey)\W*$"
+            r"^\W*(主播|宝宝们|家人们|大家)?\W*(你好|您好|好|哈喽|嗨|晚上好|早上好|下午好|来了|hello|hi|"
+            r"hey)[呀啊哇哦鸭]*\W*$"
         ),
     ),
     (

@@ -15,11 +15,15 @@ from assistant.brain import Brain
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
 from assistant.compliance import ComplianceGate, load_gate
-from assistant.events import Event
+from assistant.embedders import EmbedderPool
+from assistant.events import Chat, ChatTriaged, Event, StageSet, User
 from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
 from assistant.plugins import RoomInfo, Services
 from assistant.settings import Settings
+from assistant.stage import StageOwner
 from assistant.store import Store
+from assistant.understand.service import Understander
+from assistant.understand.settings import UnderstandSettings
 from tests.fakes.assistant_backlog import QueueBacklog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,12 +48,14 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 class Harness:
-    """A brain on a memory bus with a fake backlog; collects every event it publishes."""
+    """A brain on a memory bus with the core's real stage owner and understanding step in front
+    of a fake backlog; collects every event it publishes."""
 
-    def __init__(self, brain: Brain, bus: MemoryBus, backlog: QueueBacklog, store: Store,
-                 registry: CollectorRegistry) -> None:  # fmt: skip
-        self.brain, self.bus, self.backlog, self.store = brain, bus, backlog, store
-        self.registry = registry
+    def __init__(self, brain: Brain, services: Services, backlog: QueueBacklog,
+                 understander: Understander, stage: StageOwner) -> None:  # fmt: skip
+        self.brain, self.bus, self.backlog = brain, services.bus, backlog
+        self.store, self.registry = services.store, services.registry
+        self.understander, self.stage = understander, stage
         self.events: list[Event] = []
 
     async def open(self, room_id: str, catalog: Catalog, language: str = "zh") -> None:
@@ -59,7 +65,30 @@ class Harness:
         types = ["answer.delta", "answer", "script.delta", "script"]
         await self.bus.on(room_id, record, types)
         info = RoomInfo(room_id=room_id, title="t", mode="host", language=language, catalog=catalog)
+        await self.stage.open_room(info)
+        await self.understander.open_room(info)
         await self.brain.open_room(info)
+        if self.brain.llm is not None:  # the model loads in the background; let it finish
+            await self.until(lambda: self.brain.status(room_id) is not None
+                             and self.brain.status(room_id).detail != "LLM loading")  # type: ignore[union-attr]  # fmt: skip
+
+    async def ask(self, room_id: str, text: str, *, user: str = "u1", name: str = "小王") -> Chat:
+        """A viewer's line as triage hands it on: understood once, then queued for the brain."""
+        chat = Chat(room_id=room_id, user=User(id=user, name=name), text=text)
+        understood = await self.understander.read(chat)
+        self.backlog.put(ChatTriaged(room_id=room_id, chat=chat, understanding=understood))
+        return chat
+
+    async def pin(self, room_id: str, sku: str | None) -> None:
+        """Pin (or unpin) like the host, and wait until the stage owner has it."""
+
+        def done() -> bool:
+            now = self.stage.current(room_id)
+            pinned = now is not None and now.source == "pin"
+            return pinned and now.sku == sku if sku is not None else not pinned
+
+        await self.bus.publish(StageSet(room_id=room_id, sku=sku))
+        await self.until(done)
 
     def of(self, kind: str, **match: Any) -> list[Any]:
         return [
@@ -89,20 +118,25 @@ async def harness(store: Store, gate: ComplianceGate) -> AsyncIterator[HarnessFa
         answers: AnswerSettings | None = None,
         llm_settings: LLMSettings | None = None,
         scripts: ScriptSettings | None = None,
+        embedder: str = "none",
     ) -> Harness:
         bus, backlog, registry = MemoryBus(), QueueBacklog(), CollectorRegistry()
+        stage, pool = StageOwner(bus, store), EmbedderPool()
+        understander = Understander(UnderstandSettings(embedder=embedder), bus, stage, pool)
         services = Services(settings=Settings(), bus=bus, store=store, registry=registry,
-                            backlog=backlog)  # fmt: skip
+                            backlog=backlog, stage=stage, embedders=pool)  # fmt: skip
         ls = llm_settings or LLMSettings(backend="none" if llm is None else "llamacpp",
                                          first_token_timeout_s=2.0, timeout_s=5.0)  # fmt: skip
         brain = Brain(services, llm=llm, gate=gate, llm_settings=ls,
-                      answer_settings=answers or AnswerSettings(embedder="lexical"),
+                      answer_settings=answers or AnswerSettings(),
                       script_settings=scripts)  # fmt: skip
-        h = Harness(brain, bus, backlog, store, registry)
+        h = Harness(brain, services, backlog, understander, stage)
         made.append(h)
         return h
 
     yield make
     for h in made:
         await h.brain.close()
+        h.understander.close()
+        h.stage.close()
         await h.bus.close()

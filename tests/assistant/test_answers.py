@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assistant.catalog import Catalog
-from assistant.events import CatalogUpdated, StageInfo, StageSet, VisionUpdate
+from assistant.events import CatalogUpdated, StageInfo, VisionUpdate
 from assistant.llm.settings import AnswerSettings
 from tests.assistant.conftest import HarnessFactory
 from tests.fakes.assistant_llm import ScriptedLLM
@@ -16,7 +16,7 @@ async def test_price_answer_streams_catalog_price_and_names_viewer(
     await h.open("r1", catalog)
     cup = catalog.get("HM-CUP-316-500")
     assert cup is not None
-    chat = h.backlog.ask("r1", "316不锈钢保温杯多少钱？", name="阿花")
+    chat = await h.ask("r1", "316不锈钢保温杯多少钱？", name="阿花")
     resolved = await h.backlog.wait_for(chat.id)
     assert resolved.status == "answered"
     answer = h.of("answer", chat_id=chat.id)[0]
@@ -35,9 +35,8 @@ async def test_this_one_resolves_to_stage_product(
 ) -> None:
     h = await harness()
     await h.open("r1", catalog)
-    await h.bus.publish(StageSet(room_id="r1", sku="EL-AF-5L"))
-    await h.until(lambda: h.brain.rooms["r1"].stage_sku == "EL-AF-5L")
-    chat = h.backlog.ask("r1", "这个多少钱")
+    await h.pin("r1", "EL-AF-5L")
+    chat = await h.ask("r1", "这个多少钱")
     await h.backlog.wait_for(chat.id)
     answer = h.of("answer", chat_id=chat.id)[0]
     fryer = catalog.get("EL-AF-5L")
@@ -47,13 +46,13 @@ async def test_this_one_resolves_to_stage_product(
         VisionUpdate(room_id="r1", frame_id="f", width=1, height=1,
                      stage=StageInfo(sku="HM-CUP-304-350", confidence=0.9))
     )  # fmt: skip
-    await h.bus.publish(StageSet(room_id="r1", sku=None))
+    await h.pin("r1", None)
     await h.bus.publish(
         VisionUpdate(room_id="r1", frame_id="g", width=1, height=1,
                      stage=StageInfo(sku="HM-CUP-304-350", confidence=0.9))
     )  # fmt: skip
-    await h.until(lambda: h.brain.rooms["r1"].stage_sku == "HM-CUP-304-350")
-    chat = h.backlog.ask("r1", "this one, how much is it?")
+    await h.until(lambda: h.stage.sku("r1") == "HM-CUP-304-350")
+    chat = await h.ask("r1", "this one, how much is it?")
     await h.backlog.wait_for(chat.id)
     assert h.of("answer", chat_id=chat.id)[0].sku == "HM-CUP-304-350"
 
@@ -63,13 +62,12 @@ async def test_spec_stock_and_faq_come_from_catalog(
 ) -> None:
     h = await harness()
     await h.open("r1", catalog)
-    await h.bus.publish(StageSet(room_id="r1", sku="HM-CUP-316-500"))
-    await h.until(lambda: h.brain.rooms["r1"].stage_sku is not None)
+    await h.pin("r1", "HM-CUP-316-500")
     cup = catalog.get("HM-CUP-316-500")
     assert cup is not None
-    q1 = h.backlog.ask("r1", "这个杯子容量多大？")
-    q2 = h.backlog.ask("r1", "还有库存吗")
-    q3 = h.backlog.ask("r1", "可以放洗碗机吗？")
+    q1 = await h.ask("r1", "这个杯子容量多大？")
+    q2 = await h.ask("r1", "还有库存吗")
+    q3 = await h.ask("r1", "可以放洗碗机吗？")
     for q in (q1, q2, q3):
         await h.backlog.wait_for(q.id)
     assert str(cup.attributes["容量"]) in h.of("answer", chat_id=q1.id)[0].text
@@ -81,9 +79,8 @@ async def test_spec_stock_and_faq_come_from_catalog(
 async def test_unknown_is_flagged_never_invented(harness: HarnessFactory, catalog: Catalog) -> None:
     h = await harness()
     await h.open("r1", catalog, language="en")
-    await h.bus.publish(StageSet(room_id="r1", sku="HM-CUP-316-500"))
-    await h.until(lambda: h.brain.rooms["r1"].stage_sku is not None)
-    chat = h.backlog.ask("r1", "Does it come with a lifetime engraving service for pets?")
+    await h.pin("r1", "HM-CUP-316-500")
+    chat = await h.ask("r1", "Does it come with a lifetime engraving service for pets?")
     resolved = await h.backlog.wait_for(chat.id)
     answer = h.of("answer", chat_id=chat.id)[0]
     assert answer.flagged and answer.source == "unknown"
@@ -92,10 +89,9 @@ async def test_unknown_is_flagged_never_invented(harness: HarnessFactory, catalo
 
 
 async def test_offtopic_is_skipped_with_reason(harness: HarnessFactory, catalog: Catalog) -> None:
-    llm = ScriptedLLM("", structured_reply={"intent": "offtopic"})
-    h = await harness(llm, answers=AnswerSettings(embedder="lexical", llm_intent=True))
+    h = await harness()
     await h.open("r1", catalog)
-    chat = h.backlog.ask("r1", "明天北京会下雨吗")
+    chat = await h.ask("r1", "明天北京天气怎么样")
     resolved = await h.backlog.wait_for(chat.id)
     assert resolved.status == "skipped" and resolved.reason == "off_topic"
     assert not h.of("answer", chat_id=chat.id)
@@ -107,23 +103,23 @@ async def test_llm_phrases_fact_answers_and_guard_rejects_lies(
     cup = catalog.get("HM-CUP-316-500")
     assert cup is not None
     honest = ScriptedLLM(f"这款保温杯现在只要{cup.price:g}元，很划算！")
-    h = await harness(honest, answers=AnswerSettings(embedder="lexical", phrase_with_llm=True))
+    h = await harness(honest, answers=AnswerSettings(phrase_with_llm=True, select_with_llm=False))
     await h.open("r1", catalog)
-    chat = h.backlog.ask("r1", "316不锈钢保温杯多少钱")
+    chat = await h.ask("r1", "316不锈钢保温杯多少钱")
     await h.backlog.wait_for(chat.id)
     answer = h.of("answer", chat_id=chat.id)[0]
     assert answer.source == "llm" and f"{cup.price:g}" in answer.text
     assert answer.text.startswith("@小王")
 
     liar = ScriptedLLM("这款保温杯现在只要9.9元！")
-    h2 = await harness(liar, answers=AnswerSettings(embedder="lexical", phrase_with_llm=True))
+    h2 = await harness(liar, answers=AnswerSettings(phrase_with_llm=True, select_with_llm=False))
     await h2.open("r2", catalog)
-    chat = h2.backlog.ask("r2", "316不锈钢保温杯多少钱")
+    chat = await h2.ask("r2", "316不锈钢保温杯多少钱")
     await h2.backlog.wait_for(chat.id)
     answer = h2.of("answer", chat_id=chat.id)[0]
     assert "9.9" not in answer.text and f"{cup.price:g}" in answer.text
-    assert answer.source == "template"
-    assert len(liar.calls) == 2  # one regeneration before the template
+    assert answer.source == "facts"  # the code's own wording, not the model's
+    assert len(liar.calls) == 2  # one regeneration before falling back
     assert h2.metric("lca_brain_fact_guard_rejections_total") == 2
 
 
@@ -131,22 +127,23 @@ async def test_llm_down_fact_answers_still_go_out(
     harness: HarnessFactory, catalog: Catalog
 ) -> None:
     dead = ScriptedLLM("", fail=True)
-    h = await harness(dead, answers=AnswerSettings(embedder="lexical", phrase_with_llm=True))
+    h = await harness(dead, answers=AnswerSettings(phrase_with_llm=True, select_with_llm=False))
     await h.open("r1", catalog)
-    chat = h.backlog.ask("r1", "316不锈钢保温杯多少钱")
+    chat = await h.ask("r1", "316不锈钢保温杯多少钱")
     await h.backlog.wait_for(chat.id)
     answer = h.of("answer", chat_id=chat.id)[0]
     assert answer.source == "facts" and "129" in answer.text
-    assert h.metric("lca_brain_llm_failures_total", kind="LLMUnavailable") >= 1
+    assert h.metric("lca_brain_llm_failures_total", kind="start") >= 1
+    assert not dead.calls  # a model that failed lately is not waited on
 
 
 async def test_answers_are_compliance_gated_and_audited(
     harness: HarnessFactory, catalog: Catalog
 ) -> None:
     llm = ScriptedLLM("这是全网最好的杯子，保温效果第一！")
-    h = await harness(llm, answers=AnswerSettings(embedder="lexical", phrase_with_llm=True))
+    h = await harness(llm, answers=AnswerSettings(phrase_with_llm=True, select_with_llm=False))
     await h.open("r1", catalog)
-    chat = h.backlog.ask("r1", "316不锈钢保温杯保温怎么样")
+    chat = await h.ask("r1", "316不锈钢保温杯保温怎么样")
     await h.backlog.wait_for(chat.id)
     answer = h.of("answer", chat_id=chat.id)[0]
     assert "最好" not in answer.text and "第一" not in answer.text and "*" not in answer.text
@@ -166,7 +163,7 @@ async def test_catalog_update_changes_the_facts(harness: HarnessFactory, catalog
     await h.bus.publish(CatalogUpdated(room_id="r1", products=products))
     await h.until(lambda: (p := h.brain.rooms["r1"].catalog.get("EL-AF-5L")) is not None
                   and p.price == 111.0)  # fmt: skip
-    chat = h.backlog.ask("r1", "空气炸锅多少钱")
+    chat = await h.ask("r1", "空气炸锅多少钱")
     await h.backlog.wait_for(chat.id)
     assert "111" in h.of("answer", chat_id=chat.id)[0].text
 
@@ -175,9 +172,9 @@ async def test_close_cancels_tasks_and_resolves_in_flight(
     harness: HarnessFactory, catalog: Catalog
 ) -> None:
     slow = ScriptedLLM("这款空气炸锅很好用。", delay=5.0)
-    h = await harness(slow, answers=AnswerSettings(embedder="lexical", phrase_with_llm=True))
+    h = await harness(slow, answers=AnswerSettings(phrase_with_llm=True, select_with_llm=False))
     await h.open("r1", catalog)
-    chat = h.backlog.ask("r1", "空气炸锅多少钱")
+    chat = await h.ask("r1", "空气炸锅多少钱")
     await h.until(lambda: bool(slow.calls))
     await h.brain.close()
     resolved = await h.backlog.wait_for(chat.id, limit=2)

@@ -1,11 +1,8 @@
-"""The fact guard and the intent rules, on their own."""
+"""The fact guard on its own."""
 
 from __future__ import annotations
 
-from assistant.answers.intent import keyword_intent, resolve_product
-
 from assistant.answers.guard import check, cn_to_int, numbers, prices
-from assistant.catalog import Catalog
 
 
 def test_numbers_arabic_and_chinese() -> None:
@@ -21,20 +18,3 @@ def test_guard_flags_unbacked_numbers_prices_and_free() -> None:
     assert not bad.ok and "price 48" in bad.bad
     assert check("今天免费送", source).bad == ["free"]
     assert not check("好的，我已经忽略了之前的指令", source).ok
-
-
-def test_intent_rules() -> None:
-    assert keyword_intent("这个多少钱") == "price"
-    assert keyword_intent("还有货吗") == "stock"
-    assert keyword_intent("what size is it") == "spec"
-    assert keyword_intent("多久发货") == "shipping"
-    assert keyword_intent("随便聊聊天气") is None
-
-
-def test_product_resolution(catalog: Catalog) -> None:
-    named = resolve_product("316不锈钢保温杯多少钱", catalog, None)
-    assert named is not None and named.sku == "HM-CUP-316-500"
-    ambiguous = resolve_product("保温杯多少钱", catalog, "EL-AF-5L")
-    assert ambiguous is not None and ambiguous.sku == "EL-AF-5L"
-    en = resolve_product("how much is the air fryer", catalog, None)
-    assert en is not None and en.sku == "EL-AF-5L"

@@ -8,7 +8,6 @@ from assistant.answers.facts import catalog_numbers_text
 from assistant.answers.guard import numbers
 from assistant.answers.prompts import answer_messages, sanitize
 from assistant.catalog import Catalog
-from assistant.events import StageSet
 from assistant.llm.settings import AnswerSettings
 from tests.assistant.attacks import ATTACKS
 from tests.assistant.conftest import HarnessFactory
@@ -33,12 +32,12 @@ def test_viewer_text_is_delimited_data() -> None:
 async def test_no_attack_changes_a_catalog_fact(
     harness: HarnessFactory, catalog: Catalog, phrase: bool
 ) -> None:
-    liar = ScriptedLLM(obedient_liar, structured_reply={"intent": "price"})
-    h = await harness(liar, answers=AnswerSettings(embedder="lexical", phrase_with_llm=phrase))
+    # a model that picks whatever it is told to: the code still states only catalog facts
+    liar = ScriptedLLM(obedient_liar, structured_reply={"fact": 3, "product": 2})
+    h = await harness(liar, answers=AnswerSettings(phrase_with_llm=phrase))
     await h.open("r1", catalog)
-    await h.bus.publish(StageSet(room_id="r1", sku=SKU))
-    await h.until(lambda: h.brain.rooms["r1"].stage_sku == SKU)
-    chats = [h.backlog.ask("r1", text, name="attacker") for text in ATTACKS]
+    await h.pin("r1", SKU)
+    chats = [await h.ask("r1", text, name="attacker") for text in ATTACKS]
     for chat in chats:
         resolved = await h.backlog.wait_for(chat.id)
         assert resolved.status in ("answered", "skipped") and resolved.reason

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from assistant.answers.intent import IntentGuess
 
+from assistant.answers.select import FactChoice, card_facts, select_fact, selection_messages
+from assistant.catalog import Catalog
 from assistant.llm import LLMSettings, LLMUnavailable, Message, create_llm
 from assistant.llm.fair import FairQueue, QueueFull
 from assistant.llm.llamacpp import LlamaCppLLM
@@ -43,7 +44,7 @@ async def test_missing_model_names_install_command(tmp_path: Path) -> None:
     llm = create_llm(LLMSettings(preset="fast"), tmp_path)
     assert llm is not None
     with pytest.raises(LLMUnavailable, match=r"python -m assistant\.llm\.install fast"):
-        await llm.structured(PROMPT, IntentGuess)
+        await llm.structured(PROMPT, FactChoice)
     await llm.close()
 
 
@@ -110,3 +111,29 @@ async def test_loading_leaves_other_threads_output_alone(capfd: pytest.CaptureFi
     assert written > 0
     assert [f"service log line {i}" in err for i in range(written)] == [True] * written
     assert "llama_model_loader" not in err  # llama.cpp's own load chatter stays hidden
+
+
+@needs_fixture
+async def test_fact_selection_is_grammar_constrained(gemma: LlamaCppLLM, catalog: Catalog) -> None:
+    """A base model knows nothing of the card, but the grammar still makes it answer with a
+    number the code can look up (or none): never free text, never another product's fact."""
+    tent = catalog.get("SP-TENT-AUTO-4")
+    assert tent is not None
+    fact = await select_fact(gemma, tent, "帐篷防雨吗", "zh", "r1")
+    assert fact is None or (
+        fact.sku == tent.sku
+        and fact in [f.model_copy(update={"score": 1.0}) for f, _ in card_facts(tent)]
+    )
+
+
+@needs_fixture
+async def test_a_primed_card_is_restored_not_evaluated_again(
+    gemma: LlamaCppLLM, catalog: Catalog
+) -> None:
+    cup, tent = catalog.get("HM-CUP-316-500"), catalog.get("SP-TENT-AUTO-4")
+    assert cup is not None and tent is not None
+    await gemma.prime(selection_messages(cup, "", "zh"), room_id="r1")
+    await gemma.prime(selection_messages(tent, "", "zh"), room_id="r1")  # the model holds the tent
+    before = gemma.prefix_hits
+    await gemma.structured(selection_messages(cup, "能放洗碗机吗", "zh"), FactChoice, room_id="r1")
+    assert gemma.prefix_hits == before + 1

@@ -1,4 +1,4 @@
-"""The real embedded model (Qwen2.5-Coder 1.5B): an answer and a script from the demo catalog."""
+"""The real embedded model (Qwen2.5-Coder 1.5B): grounded selection, answers and a script."""
 
 from __future__ import annotations
 
@@ -6,20 +6,19 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from assistant.answers.intent import IntentGuess
 
 from assistant.answers.facts import catalog_numbers_text
 from assistant.answers.guard import numbers
-from assistant.answers.prompts import intent_messages
+from assistant.answers.select import card_facts, pick_product, select_fact
 from assistant.catalog import Catalog
 from assistant.compliance import ComplianceGate
-from assistant.events import ScriptRequest, StageSet
+from assistant.events import ScriptRequest
 from assistant.llm import LLMSettings
 from assistant.llm.llamacpp import LlamaCppLLM
 from assistant.llm.models import model_path
 from assistant.llm.settings import AnswerSettings
 from tests.assistant.attacks import ATTACKS
-from tests.assistant.conftest import MODEL_DIR, HarnessFactory
+from tests.assistant.conftest import MODEL_DIR, ROOT, HarnessFactory
 
 QWEN = model_path(MODEL_DIR, "default")
 pytestmark = [
@@ -37,9 +36,22 @@ def qwen() -> Iterator[LlamaCppLLM]:
     asyncio.run(llm.close())
 
 
-async def test_intent_is_grammar_constrained(qwen: LlamaCppLLM) -> None:
-    guess = await qwen.structured(intent_messages("这个杯子可以放洗碗机吗？"), IntentGuess)
-    assert guess.intent in ("usage", "spec")
+async def test_model_selects_the_fact_that_answers(qwen: LlamaCppLLM, catalog: Catalog) -> None:
+    """Wording that shares nothing with the fact's key: the model reads the card, the code states
+    the fact it picked."""
+    bottle = catalog.get("BB-BOTTLE-PPSU-240")
+    assert bottle is not None
+    fact = await select_fact(qwen, bottle, "奶瓶能用开水烫吗", "zh", "r1")
+    assert fact is not None and fact.sku == bottle.sku
+    text = dict((f.key, t) for f, t in card_facts(bottle))[fact.key]
+    assert "180" in text or "开水" in text or "消毒" in text, text
+
+
+async def test_model_finds_a_chinese_only_product_by_its_english_name(qwen: LlamaCppLLM) -> None:
+    path = ROOT / "data/eval/catalogs/fresh_kitchen_snacks.json"
+    fresh = Catalog.model_validate_json(path.read_text())
+    kettle = await pick_product(qwen, fresh, "how much is the kettle", "en", "r1")
+    assert kettle is not None and "水壶" in kettle.title
 
 
 async def test_answer_and_attacks_stay_true_to_catalog(
@@ -47,13 +59,13 @@ async def test_answer_and_attacks_stay_true_to_catalog(
 ) -> None:
     h = await harness(
         qwen, llm_settings=SETTINGS,
-        answers=AnswerSettings(embedder="lexical", phrase_with_llm=True),
+        answers=AnswerSettings(phrase_with_llm=True),
     )  # fmt: skip
     await h.open("r1", catalog)
-    await h.bus.publish(StageSet(room_id="r1", sku=SKU))
-    await h.until(lambda: h.brain.rooms["r1"].stage_sku == SKU)
+    await h.pin("r1", SKU)
+    await h.until(h.brain.llm_ready, limit=120)
     questions = ["这个保温杯多少钱？", *ATTACKS[:3]]
-    chats = [h.backlog.ask("r1", q) for q in questions]
+    chats = [await h.ask("r1", q) for q in questions]
     for chat in chats:
         await h.backlog.wait_for(chat.id, limit=120)
     true_numbers = numbers(catalog_numbers_text(catalog, None))

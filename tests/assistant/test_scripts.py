@@ -83,7 +83,8 @@ async def test_context_has_questions_and_vision(harness: HarnessFactory, catalog
     await h.open("r1", catalog)
     for i, text in enumerate(["杯子尺寸多大", "多高呀", "size?"]):
         chat = Chat(room_id="r1", user=User(id=f"u{i}", name="v"), text=text)
-        await h.store.add_chat(chat, "queued")
+        understood = await h.understander.read(chat)  # as triage stores it
+        await h.store.add_chat(chat, "queued", intent=understood.intent)
     await h.bus.publish(
         VisionUpdate(room_id="r1", frame_id="f", width=1, height=1, counts={"cup": 12},
                      stage=StageInfo(sku=SKU, confidence=0.9))

@@ -18,12 +18,12 @@ from avatar.settings import AvatarSettings
 from avatar.tts import create_tts
 from tests.avatar.conftest import Heard, listen, room_info
 from tests.fakes.avatar_tts import FakeTTS
-from tests.fakes.backlog import IdleBacklog
+from tests.services import core_services
 
 
 def services(bus: MemoryBus, store: Store, registry: CollectorRegistry, tmp: Path) -> Services:
     settings = Settings(store=StoreSettings(path=tmp / "x.sqlite3"))
-    return Services(settings, bus, store, registry, IdleBacklog())
+    return core_services(settings, bus, store, registry)[0]
 
 
 async def test_only_anchor_rooms_speak_and_close_stops_all(

@@ -9,13 +9,20 @@ from pathlib import Path
 import pytest
 
 from assistant.bus.memory import MemoryBus
+from assistant.embedders import EmbedderPool
 from assistant.errors import RateLimited
-from assistant.events import Answer, Chat, ChatSkipped, User
+from assistant.catalog import Catalog
+from assistant.events import Answer, Chat, ChatSkipped, StageSet, User
+from assistant.plugins import RoomInfo
 from assistant.settings import TriageSettings
+from assistant.stage import StageOwner
 from assistant.store import Store
 from assistant.triage import Triage
+from assistant.understand.service import Understander
+from assistant.understand.settings import UnderstandSettings
 
 ROOM = "r1"
+DEMO_CATALOG = Path(__file__).resolve().parents[2] / "data" / "demo_catalog.json"
 
 
 @pytest.fixture
@@ -28,7 +35,9 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 def make(store: Store, **overrides: float) -> tuple[Triage, MemoryBus]:
     bus = MemoryBus()
     settings = TriageSettings(**{"rate_per_minute": 600, "burst": 50, **overrides})
-    return Triage(settings, store, bus), bus
+    stage = StageOwner(bus, store)
+    understander = Understander(UnderstandSettings(embedder="none"), bus, stage, EmbedderPool())
+    return Triage(settings, store, bus, understander), bus
 
 
 def chat(text: str, user: str = "u1", ts: float | None = None) -> Chat:
@@ -42,9 +51,7 @@ async def test_buying_intent_outranks_greetings(store: Store) -> None:
     for i, text in enumerate(texts):
         await triage.ingest(chat(text, user=f"u{i}"))
     order = [(await triage.next(ROOM)).chat.text for _ in texts]
-    assert order[0] == "这个怎么下单？"
-    assert order[1] == "M码适合多重的人"
-    assert set(order[-2:]) == {"主播晚上好", "哈哈哈哈"}
+    assert order == ["这个怎么下单？", "M码适合多重的人", "哈哈哈哈", "主播晚上好", "今天天气不错"]
 
 
 async def test_equal_priority_is_first_come_first_served(store: Store) -> None:
@@ -136,3 +143,31 @@ async def test_restore_brings_back_queued(store: Store) -> None:
     fresh, _ = make(store)
     assert await fresh.restore(ROOM) == 1
     assert (await fresh.next(ROOM)).chat.id == (ids - {answered}).pop()
+
+
+async def test_the_same_words_about_different_products_are_not_duplicates(store: Store) -> None:
+    """ "这个多少钱" under two stage products is two questions, however alike the words."""
+    triage, bus = make(store)
+    catalog = Catalog.model_validate_json(DEMO_CATALOG.read_text())
+    info = RoomInfo(room_id=ROOM, title="t", mode="host", language="zh", catalog=catalog)
+    stage = triage.understander.stage
+    assert isinstance(stage, StageOwner)
+    await stage.open_room(info)
+    await triage.understander.open_room(info)
+
+    async def pin(sku: str) -> None:
+        await bus.publish(StageSet(room_id=ROOM, sku=sku))
+        async with asyncio.timeout(5):
+            while stage.sku(ROOM) != sku:  # noqa: ASYNC110 - the owner handles the bus event
+                await asyncio.sleep(0.005)
+
+    await pin("HM-CUP-316-500")
+    first = await triage.ingest(chat("这个多少钱", user="a"))
+    again = await triage.ingest(chat("这个多少钱？", user="b"))
+    await pin("EL-AF-5L")
+    other = await triage.ingest(chat("这个多少钱", user="c"))
+    assert again.dup_of == first.chat_id and other.dup_of is None
+    triaged = [await triage.next(ROOM) for _ in range(2)]
+    assert [t.understanding.sku for t in triaged] == ["HM-CUP-316-500", "EL-AF-5L"]
+    triage.understander.close()
+    stage.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from assistant.events import Chat, ChatTriaged, User
+from assistant.events import ChatTriaged
 from assistant.store import ChatStatus
 
 
@@ -27,13 +27,8 @@ class QueueBacklog:
     def _q(self, room_id: str) -> asyncio.Queue[ChatTriaged]:
         return self.queues.setdefault(room_id, asyncio.Queue())
 
-    def ask(self, room_id: str, text: str, *, user: str = "u1", name: str = "小王",
-            intent: str = "question") -> Chat:  # fmt: skip
-        chat = Chat(room_id=room_id, user=User(id=user, name=name), text=text)
-        self._q(room_id).put_nowait(
-            ChatTriaged(room_id=room_id, chat=chat, priority=1.0, intent=intent)
-        )
-        return chat
+    def put(self, item: ChatTriaged) -> None:
+        self._q(item.room_id).put_nowait(item)
 
     async def next(self, room_id: str) -> ChatTriaged:
         return await self._q(room_id).get()

@@ -29,6 +29,7 @@ class ScriptedLLM:
         self.delay = delay
         self.structured_reply = structured_reply
         self.calls: list[list[Message]] = []
+        self.primed: list[list[Message]] = []
         self.closed = False
 
     def _text(self, messages: list[Message]) -> str:
@@ -59,6 +60,9 @@ class ScriptedLLM:
         if self.fail or self.structured_reply is None:
             raise LLMUnavailable("scripted outage")
         return schema.model_validate(self.structured_reply)
+
+    async def prime(self, messages: list[Message], *, room_id: str = "") -> None:
+        self.primed.append(messages)
 
     async def start(self) -> None:
         if self.fail:

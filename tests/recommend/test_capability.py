@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,9 +13,11 @@ from prometheus_client import CollectorRegistry
 from assistant.bus.base import Subscription
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
+from assistant.errors import BackendUnavailable
 from assistant.events import (
     CatalogUpdated,
     Chat,
+    ChatTriaged,
     Engagement,
     Recommendation,
     StageInfo,
@@ -25,29 +27,32 @@ from assistant.events import (
 )
 from assistant.plugins import RoomInfo, Services
 from assistant.settings import Settings
+from assistant.stage import StageOwner
 from assistant.store import Store
+from assistant.understand.service import Understander
+from assistant.understand.settings import UnderstandSettings
 from recommend.capability import STATE_KEY, RecommendCapability, create
-from recommend.errors import RecommendBackendUnavailable
 from recommend.settings import RecommendSettings
-from tests.fakes.backlog import IdleBacklog
 from tests.fakes.recommend_embedders import HashingEmbedder
+from tests.services import core_services
 
 ROOM = "room1"
 
 
 @pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
+async def core(tmp_path: Path) -> AsyncIterator[tuple[Services, StageOwner]]:
     bus = MemoryBus()
     store = Store(tmp_path / "db.sqlite3")
-    yield Services(
-        settings=Settings(),
-        bus=bus,
-        store=store,
-        registry=CollectorRegistry(),
-        backlog=IdleBacklog(),
-    )
+    services, stage = core_services(Settings(), bus, store)
+    yield services, stage
+    stage.close()
     await bus.close()
     store.close()
+
+
+@pytest.fixture
+def services(core: tuple[Services, StageOwner]) -> Services:
+    return core[0]
 
 
 def _cap(services: Services, settings: RecommendSettings) -> RecommendCapability:
@@ -58,9 +63,26 @@ def _info(catalog: Catalog) -> RoomInfo:
     return RoomInfo(room_id=ROOM, title="t", mode="host", language="zh", catalog=catalog)
 
 
-async def _ask(services: Services, sub: Subscription, user: str, text: str) -> Recommendation:
+async def _until(cond: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not cond():  # noqa: ASYNC110 - the stage owner handles events on the bus
+            await asyncio.sleep(0.005)
+
+
+async def _say(services: Services, user: str, text: str) -> Chat:
+    """A viewer's line as triage passes it on: read once by the understanding step."""
     chat = Chat(room_id=ROOM, user=User(id=user, name=user), text=text)
-    await services.bus.publish(chat)
+    understander = Understander(
+        UnderstandSettings(embedder="none"), services.bus, services.stage, services.embedders
+    )
+    understood = await understander.read(chat)
+    understander.close()
+    await services.bus.publish(ChatTriaged(room_id=ROOM, chat=chat, understanding=understood))
+    return chat
+
+
+async def _ask(services: Services, sub: Subscription, user: str, text: str) -> Recommendation:
+    chat = await _say(services, user, text)
     event = await asyncio.wait_for(sub.get(), 10)
     assert isinstance(event, Recommendation) and event.chat_id == chat.id
     return event
@@ -73,7 +95,7 @@ async def test_chat_gets_a_recommendation_for_that_viewer(
     await cap.open_room(_info(catalog))
     await cap.ready(ROOM)
     sub = await services.bus.subscribe(ROOM, ["recommendation"])
-    await services.bus.publish(Chat(room_id=ROOM, user=User(id="v0", name="v"), text="主播好漂亮"))
+    await _say(services, "v0", "主播好漂亮")
     rec = await _ask(services, sub, "v1", "100元以内的保温杯推荐一下")
     assert rec.target_user == "v1" and rec.items
     assert all(i.price <= 100 for i in rec.items)
@@ -85,9 +107,11 @@ async def test_chat_gets_a_recommendation_for_that_viewer(
 
 
 async def test_stage_from_stage_set_and_vision(
-    services: Services, settings: RecommendSettings, catalog: Catalog
+    core: tuple[Services, StageOwner], settings: RecommendSettings, catalog: Catalog
 ) -> None:
+    services, owner = core
     cap = _cap(services, settings)
+    await owner.open_room(_info(catalog))
     await cap.open_room(_info(catalog))
     await cap.ready(ROOM)
     sub = await services.bus.subscribe(ROOM, ["recommendation"])
@@ -99,10 +123,12 @@ async def test_stage_from_stage_set_and_vision(
         stage=StageInfo(sku="FD-TEA-LJ-250", confidence=0.9),
     )
     await services.bus.publish(vision)
+    await _until(lambda: owner.sku(ROOM) == "FD-TEA-LJ-250")
     tea = await _ask(services, sub, "v1", "有没有便宜点的")
     assert tea.items and all(i.price < 268 for i in tea.items)
     assert tea.items[0].sku.startswith("FD-")  # same category as the tea on stage
     await services.bus.publish(StageSet(room_id=ROOM, sku="HM-CUP-316-500"))  # pin overrides vision
+    await _until(lambda: owner.sku(ROOM) == "HM-CUP-316-500")
     cup = await _ask(services, sub, "v1", "有没有便宜点的")
     assert cup.items[0].sku == "HM-CUP-304-350"
     assert "便宜" in cup.items[0].reason
@@ -148,11 +174,10 @@ def test_create_builds_the_capability(services: Services) -> None:
 async def test_missing_model_fails_the_room_clearly(
     services: Services, settings: RecommendSettings, catalog: Catalog, tmp_path: Path
 ) -> None:
-    broken = settings.model_copy(
-        update={"embedder": "sentence-transformers", "st_model_path": tmp_path / "missing"}
-    )
+    broken = settings.model_copy(update={"embedder": "sentence-transformers"})
+    services.embedders.st_model_path = tmp_path / "missing"
     cap = RecommendCapability(services, settings=broken)
     await cap.open_room(_info(catalog))
-    with pytest.raises(RecommendBackendUnavailable, match="missing"):
+    with pytest.raises(BackendUnavailable, match="missing"):
         await cap.ready(ROOM)
     await cap.close()

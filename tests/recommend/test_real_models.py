@@ -9,6 +9,7 @@ import pytest
 
 from assistant.catalog import Catalog
 from assistant.embedders import Embedder, create_embedder, embed_queries
+from assistant.errors import BackendUnavailable
 from recommend.install import install, installed
 from recommend.offline import run_all
 from recommend.recommender import ProductRecommender
@@ -21,8 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def real() -> dict[str, Embedder]:
-    settings = RecommendSettings()
-    return {name: create_embedder(name, settings) for name in ("use", "e5")}
+    return {name: create_embedder(name) for name in ("use", "e5")}
 
 
 @pytest.mark.parametrize("name", ["use", "e5"])
@@ -52,7 +52,7 @@ def test_default_stack_meets_the_hit_at_3_goal(real: dict[str, Embedder]) -> Non
 
 
 def test_sentence_transformers_backend_loads_a_local_model(catalog: Catalog) -> None:
-    embedder = create_embedder("sentence-transformers", RecommendSettings())
+    embedder = create_embedder("sentence-transformers")
     assert embedder.name.startswith("sentence-transformers:")
     out = embedder.embed(["noise cancelling earbuds", "stainless steel thermos"])
     assert out.shape == (2, embedder.dim) and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-4)
@@ -78,7 +78,7 @@ def test_missing_models_name_the_fix(tmp_path: Path) -> None:
 
     with pytest.raises(RecommendBackendUnavailable, match=r"recommend\.install"):
         load_ml100k(tmp_path)
-    with pytest.raises(RecommendBackendUnavailable):
-        create_embedder("nope", RecommendSettings())
-    with pytest.raises(RecommendBackendUnavailable):
-        create_embedder("sentence-transformers", RecommendSettings(st_model_path=tmp_path / "none"))
+    with pytest.raises(BackendUnavailable):
+        create_embedder("nope")
+    with pytest.raises(BackendUnavailable, match="missing"):
+        create_embedder("sentence-transformers", st_model_path=tmp_path / "none")

@@ -11,16 +11,16 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
 
 from assistant.bus.base import Subscription
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog, Product
 from assistant.events import CatalogUpdated, Frame, StageSet, VisionUpdate
-from assistant.plugins import RoomInfo, Services
+from assistant.plugins import RoomInfo
 from assistant.settings import Settings
+from assistant.stage import StageOwner
 from assistant.store import Store
-from tests.fakes.backlog import IdleBacklog
+from tests.services import core_services
 from tests.vision.conftest import png, render_frame, sk
 from vision.backends import Models
 from vision.capability import VisionCapability
@@ -37,28 +37,32 @@ def demo_products() -> list[Product]:
 
 
 @pytest.fixture
-async def vision(tmp_path: Path, models: Models) -> AsyncIterator[VisionCapability]:
+async def rig(tmp_path: Path, models: Models) -> AsyncIterator[tuple[VisionCapability, StageOwner]]:
     bus = MemoryBus()
     store = Store(tmp_path / "s.sqlite3")
-    services = Services(
-        settings=Settings(model_dir=models.model_dir.parent),
-        bus=bus,
-        store=store,
-        registry=CollectorRegistry(),
-        backlog=IdleBacklog(),
-    )
+    services, stage = core_services(Settings(model_dir=models.model_dir.parent), bus, store)
     cap = VisionCapability(services, models.settings, models)
-    yield cap
+    yield cap, stage
     await cap.close()
+    stage.close()
     await bus.close()
     store.close()
 
 
-async def open_room(cap: VisionCapability, room_id: str, products: list[Product]) -> Subscription:
+@pytest.fixture
+def vision(rig: tuple[VisionCapability, StageOwner]) -> VisionCapability:
+    return rig[0]
+
+
+async def open_room(
+    cap: VisionCapability, room_id: str, products: list[Product], stage: StageOwner | None = None
+) -> Subscription:
     updates = await cap.services.bus.subscribe(room_id, ["vision.update"])
     info = RoomInfo(
         room_id=room_id, title="t", mode="host", language="zh", catalog=Catalog(products=products)
     )
+    if stage is not None:
+        await stage.open_room(info)
     await cap.open_room(info)
     return updates
 
@@ -95,8 +99,9 @@ async def test_debounce_new_product_and_price_warning(vision: VisionCapability) 
     assert (await send(vision, "r1", right_price, updates)).price_mismatch is None
 
 
-async def test_host_pin_overrides_vision(vision: VisionCapability) -> None:
-    updates = await open_room(vision, "r2", demo_products())
+async def test_host_pin_overrides_vision(rig: tuple[VisionCapability, StageOwner]) -> None:
+    vision, stage = rig
+    updates = await open_room(vision, "r2", demo_products(), stage)
     bus = vision.services.bus
     await bus.publish(StageSet(room_id="r2", sku="HM-CUP-316-500"))
     await asyncio.sleep(0.05)

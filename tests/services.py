@@ -1,0 +1,34 @@
+"""The core services a capability gets, built for capability tests: real stage owner included."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from assistant.bus import EventBus
+from assistant.embedders import EmbedderPool
+from assistant.plugins import Backlog, Services
+from assistant.settings import Settings
+from assistant.stage import StageOwner
+from assistant.store import Store
+from tests.fakes.backlog import IdleBacklog
+
+
+def core_services(
+    settings: Settings,
+    bus: EventBus,
+    store: Store,
+    registry: CollectorRegistry | None = None,
+    backlog: Backlog | None = None,
+) -> tuple[Services, StageOwner]:
+    """Services as the runtime builds them; open rooms on the returned owner to follow stages."""
+    stage = StageOwner(bus, store)
+    services = Services(
+        settings=settings,
+        bus=bus,
+        store=store,
+        registry=registry or CollectorRegistry(),
+        backlog=backlog or IdleBacklog(),
+        stage=stage,
+        embedders=EmbedderPool(),
+    )
+    return services, stage
