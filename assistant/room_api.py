@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from assistant.api import RuntimeDep, host_only, read_body, room_role
 from assistant.catalog_io import parse_catalog_file, sniff
-from assistant.events import VisionUpdate
+from assistant.events import StageChanged, VisionUpdate
 from assistant.live import Latency, LiveSnapshot
 from assistant.plugins import CapabilityStatus, StatusReporter
 from assistant.store import ChatRecord, ChatStatus, RoomRecord
@@ -27,6 +27,7 @@ class RoomHealth(BaseModel):
     connections: dict[str, int]
     latencies: dict[str, Latency]
     vision: VisionUpdate | None
+    stage: StageChanged | None
     capabilities: list[CapabilityStatus]
 
 
@@ -74,6 +75,7 @@ async def health(room_id: str, rt: RuntimeDep) -> RoomHealth:
         connections=rt.metrics.room_connections(room_id),
         latencies=rt.live.latencies(room_id),
         vision=rt.live.vision(room_id),
+        stage=rt.stage.current(room_id),
         capabilities=[r for r in reports if r is not None],
     )
 

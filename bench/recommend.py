@@ -156,7 +156,7 @@ def retrieval() -> dict[str, Any]:
     qs = load_queries(ROOT / "data" / "eval" / "queries_zh.json")
     catalog = Catalog.model_validate_json((ROOT / qs.catalog).read_text())
     settings = RecommendSettings()
-    models = {n: create_embedder(n, settings) for n in ("use", "e5", "sentence-transformers")}
+    models = {n: create_embedder(n) for n in ("use", "e5", "sentence-transformers")}
     out: dict[str, Any] = {"queries": len(qs.queries)}
     for name, emb in models.items():
         out[f"{name} (vector search only)"] = embedder_only(emb, catalog, qs.queries).model_dump()

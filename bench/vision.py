@@ -23,9 +23,11 @@ from skimage import data
 
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
+from assistant.embedders import EmbedderPool
 from assistant.events import ChatTriaged, Frame, VisionUpdate
 from assistant.plugins import RoomInfo, Services
 from assistant.settings import Settings
+from assistant.stage import StageOwner
 from assistant.store import ChatStatus, Store
 from vision import compute
 from vision.api import build_router
@@ -129,7 +131,13 @@ async def paired_overhead(models: Models, raw: bytes, repeats: int) -> dict[str,
         bus = MemoryBus()
         store = Store(Path(tmp) / "o.sqlite3")
         services = Services(
-            Settings(model_dir=models.model_dir.parent), bus, store, CollectorRegistry(), _NoChat()
+            Settings(model_dir=models.model_dir.parent),
+            bus,
+            store,
+            CollectorRegistry(),
+            _NoChat(),
+            StageOwner(bus, store),
+            EmbedderPool(),
         )
         cap = VisionCapability(services, models.settings, models)
         updates = await bus.subscribe("ovh", ["vision.update"])
@@ -164,7 +172,13 @@ async def pipeline(models: Models, raw: bytes, rooms: int, seconds: float, fps_i
         bus = MemoryBus()
         store = Store(Path(tmp) / "b.sqlite3")
         services = Services(
-            Settings(model_dir=models.model_dir.parent), bus, store, CollectorRegistry(), _NoChat()
+            Settings(model_dir=models.model_dir.parent),
+            bus,
+            store,
+            CollectorRegistry(),
+            _NoChat(),
+            StageOwner(bus, store),
+            EmbedderPool(),
         )
         cap = VisionCapability(services, models.settings, models)
         ids = [f"bench{i}" for i in range(rooms)]

@@ -162,10 +162,18 @@ class Answerer(BrainPart[AnswerSettings]):
     async def _select(
         self, room: RoomContext, item: ChatTriaged, product: Product
     ) -> LinkedFact | None:
-        q, lang = item.chat.text, item.understanding.language
-        return await self._ask_model(
-            room, "select", lambda llm: select_fact(llm, product, q, lang, room.room_id)
+        """The model's pick, stated only when the linking step also found that fact plausible:
+        a small model picks a card's first lines whatever is asked (measured, see README)."""
+        u, q = item.understanding, item.chat.text
+        chosen = await self._ask_model(
+            room, "select", lambda llm: select_fact(llm, product, q, u.language, room.room_id)
         )
+        plausible = {
+            (f.kind, f.index)
+            for f in u.facts
+            if f.sku == product.sku and f.score >= self.settings.fact_plausible_score
+        }
+        return chosen if chosen is not None and (chosen.kind, chosen.index) in plausible else None
 
     async def _pick(self, room: RoomContext, item: ChatTriaged) -> Product | None:
         q, lang = item.chat.text, item.understanding.language

@@ -58,12 +58,19 @@ class ProductChoice(BaseModel):
     product: int = Field(ge=0, le=MAX_PRODUCTS)
 
 
-def catalog_messages(catalog: Catalog, question: str, lang: str) -> list[Message]:
-    names = "\n".join(f"{n}. {p.title}" for n, p in enumerate(catalog.products, start=1))
+def _numbered(
+    system: dict[str, str], lang: str, lines: list[str], question: str, head: str = ""
+) -> list[Message]:
+    """Instructions, a numbered list, then the viewer's line: the static part comes first."""
+    listing = head + "\n".join(f"{n}. {line}" for n, line in enumerate(lines, start=1))
     return [
-        Message(role="system", content=_PICK.get(lang, _PICK["zh"])),
-        Message(role="user", content=f"{names}\n\n<viewer>{sanitize(question)}</viewer>"),
+        Message(role="system", content=system.get(lang, system["zh"])),
+        Message(role="user", content=f"{listing}\n\n<viewer>{sanitize(question)}</viewer>"),
     ]
+
+
+def catalog_messages(catalog: Catalog, question: str, lang: str) -> list[Message]:
+    return _numbered(_PICK, lang, [p.title for p in catalog.products], question)
 
 
 async def pick_product(
@@ -112,12 +119,8 @@ def card_facts(product: Product) -> list[tuple[LinkedFact, str]]:
 
 
 def selection_messages(product: Product, question: str, lang: str) -> list[Message]:
-    lines = "\n".join(f"{n}. {text}" for n, (_, text) in enumerate(card_facts(product), start=1))
-    card = f"商品：{product.title}\n{lines}\n"
-    return [
-        Message(role="system", content=_SYSTEM.get(lang, _SYSTEM["zh"])),
-        Message(role="user", content=f"{card}\n<viewer>{sanitize(question)}</viewer>"),
-    ]
+    facts = [text for _, text in card_facts(product)]
+    return _numbered(_SYSTEM, lang, facts, question, head=f"商品：{product.title}\n")
 
 
 async def select_fact(

@@ -18,6 +18,7 @@ export class Stage {
     this.t = t;
     this.products = new Map();
     this.update = null;
+    this.owner = null; // the core's stage event: pin > the anchor's product > vision
     this.drawing = false;
     this.queued = null;
     this.drawn = 0;
@@ -34,7 +35,9 @@ export class Stage {
 
   async catchUp() {
     const health = await api(roomPath("/health"));
+    this.owner = health.stage;
     if (health.vision) this.show(health.vision);
+    else this.renderOwner();
   }
 
   onEvent(ev) {
@@ -43,11 +46,24 @@ export class Stage {
       return true;
     }
     if (ev.type === "stage.set") {
-      $("stage-pinned").hidden = ev.sku === null;
       if (ev.sku) $("pin-sku").value = ev.sku;
       return true;
     }
+    if (ev.type === "stage") {
+      this.owner = ev;
+      this.renderOwner();
+      return true;
+    }
     return false;
+  }
+
+  // What the whole room treats as on stage (an anchor room's product too, with no frames at all).
+  renderOwner() {
+    const sku = this.owner?.sku ?? null;
+    const product = sku ? this.products.get(sku) : null;
+    $("stage-sku").textContent = sku || "—";
+    $("stage-title").textContent = product ? `${product.title} ${price(product.price)}` : "";
+    $("stage-pinned").hidden = this.owner?.source !== "pin";
   }
 
   show(update) {
@@ -58,12 +74,9 @@ export class Stage {
 
   rerender() {
     const u = this.update;
-    if (!u) return;
-    const product = u.stage.sku ? this.products.get(u.stage.sku) : null;
-    $("stage-sku").textContent = u.stage.sku || "—";
-    $("stage-title").textContent = product ? `${product.title} ${price(product.price)}` : "";
+    if (!u) return this.renderOwner();
+    this.renderOwner();
     $("stage-conf").textContent = u.stage.sku ? `(${Math.round(u.stage.confidence * 100)}%)` : "";
-    $("stage-pinned").hidden = !u.stage.pinned;
     $("ocr").replaceChildren(...u.ocr_lines.map((line) => h("li", {}, line)));
     $("counts").replaceChildren(...Object.entries(u.counts).map(([name, n]) => h("li", {}, `${name}: ${n}`)));
     $("vision-latency").textContent = `${Math.round(u.latency_ms)} ms`;

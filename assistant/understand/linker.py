@@ -27,6 +27,15 @@ KEY_NAMED = 0.95
 TOPIC_KEY = 0.9
 # A FAQ question or selling point that shares the line's words and its meaning.
 AGREE = 0.85
+# A fact whose text holds a word of the line other than the product's name ("定时" in 功能).
+WORDS_STATED = 0.85
+# Bigrams every question has: never the subject of one.
+_QUESTION_GRAMS = frozenset(
+    {"可以", "能不", "不能", "是不", "不是", "有没", "没有", "什么", "怎么", "多少", "这个", "那个"}
+    | {"一下", "会不", "不会", "能用", "可不", "好不", "行不", "要不", "适合", "需要", "请问"}
+    | {"主播", "宝宝", "一个", "两个", "多久", "多大", "能装"}
+)
+_PARTICLES = frozenset("吗呢吧啊了的么呀嘛")
 _NOISE = re.compile(r"宝宝们|家人们|姐妹们|主播|请问|问一下|想问|麻烦|谢谢|[~～!！?？。，,.\s]+")
 
 
@@ -259,9 +268,13 @@ class CatalogIndex:
         topics = [t for t in TOPICS if t.words.search(text)]
         vec = self.vector(q)
         sims = (self.fact_vecs[i] @ vec).tolist() if vec is not None and self.fact_vecs else []
+        # the line's own words, not its name or its question words: "能煮燕窝吗" -> 燕窝
+        content = {g for g in grams - _QUESTION_GRAMS if not set(g) & _PARTICLES}
         scored: list[LinkedFact] = []
         for j, f in enumerate(self.facts[i]):
             score = sims[j] if sims else 0.0
+            if content and len(content & f.grams) >= len(content) / 2:
+                score = max(score, WORDS_STATED)  # the fact states most of what the line asks
             if f.kind == "attribute":
                 if f.key.casefold() in text or (len(f.key) >= 2 and han_bigrams(f.key) & grams):
                     score = max(score, KEY_NAMED)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from assistant.understand.linker import CatalogIndex, ProductHit, Query
 from assistant.understand.rules import DEICTIC, FOLLOW_UP, RULES, YES_NO, intent_of
 from assistant.understand.text import language_of
-from assistant.understand.topics import TOPICS
 from assistant.understand.types import (
     PRIORITY,
     SHOP_INTENTS,
@@ -23,11 +22,16 @@ from assistant.understand.types import (
 _NO_LINK: frozenset[Intent] = frozenset({"greeting", "chitchat", "offtopic"})
 # Intents answered from the card's fixed fields or elsewhere: no fact linking.
 _NO_FACTS: frozenset[Intent] = frozenset({"how_to_buy", "recommendation"})
-# What asks, not what names: intent and topic words never name a product ("容量多大" is not the
-# fryer whose title says 大容量).
-_INTENT_WORDS = re.compile(
-    "|".join(f"(?:{p.pattern})" for p in [*(r for _, r in RULES[:-1]), *(t.words for t in TOPICS)])
-)
+# What asks, not what names: intent keywords never name a product ("容量多大" is not the fryer
+# whose title says 大容量). Topic words stay: 保温 asks about warmth and names the 保温杯.
+_INTENT_WORDS = re.compile("|".join(f"(?:{p.pattern})" for _, p in RULES[:-1]))
+
+
+def _keyword_only(match: re.Match[str]) -> str:
+    """Blank an intent or topic keyword, but not a long span a pattern reached across: "165
+    55kg羽绒服穿" matches the size-advice rule and still names the down jacket."""
+    text = match.group(0)
+    return " " if len(text) <= 4 or text.isascii() else text
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,16 @@ class Line:
     def of(cls, text: str) -> Line:
         q = Query.of(text)
         intent = intent_of(text)
-        names = Query.of(_INTENT_WORDS.sub(" ", q.folded))
+        names = Query.of(_INTENT_WORDS.sub(_keyword_only, q.folded))
         return cls(text, intent or "question", q, names, unsure=intent is None)
 
     @property
     def linkable(self) -> bool:
         return self.intent not in _NO_LINK
+
+    @property
+    def needs_facts(self) -> bool:
+        return self.linkable and self.intent not in _NO_FACTS
 
 
 @dataclass
@@ -167,7 +175,7 @@ def read(
             out.ambiguous = candidates
         elif len(skus) == 1:
             out.products = [LinkedProduct(sku=skus[0].sku, score=1.0, via="only")]
-    if intent not in _NO_FACTS:
+    if line.needs_facts:
         facts: list[LinkedFact] = []
         yes_no = bool(YES_NO.search(q.folded))
         for k, product in enumerate(out.products):

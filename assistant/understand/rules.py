@@ -46,14 +46,16 @@ RULES: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "stock",
         re.compile(
-            r"库存|有货|没货|还有吗|还有没|还剩|剩几|剩多少|还有多少|几件|抢光|卖完|售罄|补货|现货|"
-            r"断货|in stock|stock|sold out|available|any left|how many left"
+            r"库存|有货|有或|没货|还有吗|还有没|还剩|剩几|剩多少|还有多少|几件|抢光|卖完|售罄|补货|"
+            r"什么时候补|现货|断货|还能拍|能拍吗|还能买|in stock|stock|sold out|available|any left|"
+            r"how many left"
         ),
     ),
     (
         "price",
         re.compile(
-            r"多少钱|多少前|多小钱|好多钱|多钱|到手(价|多少)|价格|价钱|几块|几元|啥价|什么价|优惠|"
+            r"多少钱|多少前|多小钱|好多钱|多钱|多少qian|到手(价|多少)|价格|价钱|几(十|百)?块|几元|"
+            r"啥价|什么价|优惠|"
             r"打折|折扣|原价|划算|贵|便宜|券|price|cost|how much|discount|coupon|\bdeal\b"
         ),
     ),
@@ -65,11 +67,12 @@ RULES: list[tuple[Intent, re.Pattern[str]]] = [
         ),
     ),
     ("after_sales", re.compile(r"售后|保修|质保|坏了|维修|warranty|repair|broken|guarantee")),
-    ("invoice", re.compile(r"发票|开票|invoice|receipt")),
+    ("invoice", re.compile(r"发票|开票|专票|普票|invoice|receipt")),
     (
         "payment",
         re.compile(
-            r"分期|花呗|付款|支付|先用后付|信用卡|白条|月付|货到付|installment|credit card|paypal|"
+            r"分期|花呗|付款|支付|云闪付|微信付|先用后付|信用卡|白条|月付|货到付|installment|"
+            r"credit card|paypal|"
             r"pay later|cash on delivery"
         ),
     ),

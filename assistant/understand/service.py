@@ -165,7 +165,9 @@ def _read_batch(batch: list[_Waiting]) -> list[Understanding]:
         index = batch[members[0]].index
         lines = [Line.of(batch[i].text) for i in members]
         try:
-            index.embed([q for line in lines if line.linkable for q in (line.q, line.names)])
+            # the line's own vector serves its facts; a name is embedded only when the words and
+            # the context name nothing (rare), so it is left to the reader
+            index.embed([line.q for line in lines if line.needs_facts])
         except Exception:  # the model failed: read by names and sounds rather than not at all
             log.exception("the embedder failed; reading %d lines without meaning", len(lines))
             index = index.without_meaning()

@@ -25,15 +25,21 @@ def _t(words: str, keys: tuple[str, ...], maybe: tuple[str, ...] = ()) -> Topic:
 
 TOPICS: list[Topic] = [
     _t(
-        r"尺寸|尺码|多大|大小|多长|多宽|多高|长度|size|dimension|how big|\b(xs|s|m|l|x{1,3}l)\b",
+        r"尺寸|尺码|多大|大小|哪个(大|小)|多长|多宽|长度|size|dimension|how big|"
+        r"\b(xs|s|m|l|x{1,3}l)\b",
         ("尺寸", "尺码", "规格", "长", "宽", "高", "码"),
     ),
+    _t(r"多高|高度|矮|how tall", ("高",)),
+    _t(r"多深|深度|how deep", ("深",)),
+    _t(r"多远|距离|how far", ("距离",)),
     _t(
-        r"材质|材料|面料|成分|配料|什么做的|布料|料子|material|made of|fabric|ingredient",
+        r"材质|材料|面料|成分|配料|什么做的|什么钢|塑料|布料|料子|material|made of|fabric|"
+        r"ingredient",
         ("材质", "面料", "成分", "配料", "填充", "鞋面", "内胆"),
     ),
     _t(
-        r"容量|毫升|装多少|净含量|多少克|几克|分量|capacity|volume|\bml\b|how much .*hold",
+        r"容量|毫升|装多少|装得多|净含量|多少克|几克|分量|capacity|volume|\bml\b|"
+        r"how much .*hold|holds? more",
         ("容量", "净含量", "规格"),
     ),
     _t(r"重量|多重|几斤|重不重|轻不轻|哪个(轻|重)|weigh|heavy|light", ("重量", "克重")),
@@ -59,6 +65,8 @@ TOPICS: list[Topic] = [
     _t(r"噪音|吵|声音大|noise|loud|quiet", ("噪音",)),
     _t(r"年龄|几个月|几岁|多大的(宝宝|孩子)|age|months|years old", ("年龄",), ("适用",)),
     _t(r"辣|口味|味道|甜|咸|taste|flavou?r|spicy", ("口味", "辣度"), ("口感",)),
+    _t(r"糖|热量|卡路里|能量|会胖|长胖|calorie|sugar", ("热量", "能量", "含糖"), ("配料", "成分")),
+    _t(r"冰箱|冷藏|常温|储存|保存|怎么放|存放", ("储存", "保存"), ()),
     _t(r"厚|薄|thick|thin", ("厚度",)),
     _t(r"充电|快充|charg", ("充电",), ("输出", "电池")),
     _t(r"电压|voltage|220v|110v", ("电压",)),

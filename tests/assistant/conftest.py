@@ -84,8 +84,9 @@ class Harness:
 
         def done() -> bool:
             now = self.stage.current(room_id)
-            pinned = now is not None and now.source == "pin"
-            return pinned and now.sku == sku if sku is not None else not pinned
+            if now is None or now.source != "pin":
+                return sku is None
+            return now.sku == sku
 
         await self.bus.publish(StageSet(room_id=room_id, sku=sku))
         await self.until(done)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assistant.answers.select import card_facts
 from assistant.catalog import Catalog
 from assistant.events import CatalogUpdated, StageInfo, VisionUpdate
 from assistant.llm.settings import AnswerSettings
@@ -179,3 +180,32 @@ async def test_close_cancels_tasks_and_resolves_in_flight(
     await h.brain.close()
     resolved = await h.backlog.wait_for(chat.id, limit=2)
     assert resolved.status == "skipped" and resolved.reason == "shutdown"
+
+
+async def test_model_picks_are_stated_only_when_the_linking_agrees(
+    harness: HarnessFactory, catalog: Catalog
+) -> None:
+    """The grounded LLM step: the model returns a fact number, the code states that fact, and
+    only when the linking step found it plausible too (a 材质 for "会不会烫手" is plausible, not
+    sure: it may or may not say)."""
+    cup = catalog.get("HM-CUP-316-500")
+    assert cup is not None
+    facts = card_facts(cup)
+    material = next(n for n, (f, _) in enumerate(facts, 1) if f.key == "材质")
+    question = "316保温杯装热水会不会烫手"
+    agreeing = ScriptedLLM("", structured_reply={"fact": material})
+    h = await harness(agreeing, answers=AnswerSettings(select_with_llm=True))
+    await h.open("r1", catalog)
+    chat = await h.ask("r1", question)
+    await h.backlog.wait_for(chat.id)
+    (answer,) = h.of("answer", chat_id=chat.id)
+    assert answer.source == "llm" and str(cup.attributes["材质"]) in answer.text
+
+    wild = ScriptedLLM("", structured_reply={"fact": 1})  # the card's first line, whatever is asked
+    h2 = await harness(wild, answers=AnswerSettings(select_with_llm=True))
+    await h2.open("r2", catalog)
+    chat = await h2.ask("r2", question)
+    await h2.backlog.wait_for(chat.id)
+    (answer,) = h2.of("answer", chat_id=chat.id)
+    assert wild.calls and answer.flagged and answer.source == "unknown"
+    assert str(cup.attributes[facts[0][0].key]) not in answer.text

@@ -34,7 +34,7 @@ async def test_no_attack_changes_a_catalog_fact(
 ) -> None:
     # a model that picks whatever it is told to: the code still states only catalog facts
     liar = ScriptedLLM(obedient_liar, structured_reply={"fact": 3, "product": 2})
-    h = await harness(liar, answers=AnswerSettings(phrase_with_llm=phrase))
+    h = await harness(liar, answers=AnswerSettings(phrase_with_llm=phrase, select_with_llm=True))
     await h.open("r1", catalog)
     await h.pin("r1", SKU)
     chats = [await h.ask("r1", text, name="attacker") for text in ATTACKS]

@@ -23,6 +23,7 @@ async def answer_to(h: Harness, text: str, *, user: str = "u1") -> Answer:
     chat = await h.ask("r1", text, user=user)
     await h.backlog.wait_for(chat.id)
     (answer,) = h.of("answer", chat_id=chat.id)
+    assert isinstance(answer, Answer)
     return answer
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from assistant.bus.memory import MemoryBus
+from assistant.catalog import Catalog
 from assistant.embedders import EmbedderPool
 from assistant.errors import RateLimited
-from assistant.catalog import Catalog
 from assistant.events import Answer, Chat, ChatSkipped, StageSet, User
 from assistant.plugins import RoomInfo
 from assistant.settings import TriageSettings

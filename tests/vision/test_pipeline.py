@@ -130,8 +130,9 @@ async def test_catalog_update_and_image_match(vision: VisionCapability) -> None:
         image="data:image/png;base64," + cup,
     )
     await vision.services.bus.publish(CatalogUpdated(room_id="r3", products=[product]))
-    for _ in range(50):
-        if vision.rooms["r3"].products:
+    for _ in range(200):  # the matcher is rebuilt in the worker pool after the products change
+        matcher = vision.rooms["r3"].matcher
+        if matcher is not None and matcher.has_images:
             break
         await asyncio.sleep(0.05)
     await send(vision, "r3", frame, updates)
