@@ -41,6 +41,18 @@ class Product(BaseModel):
         return value
 
 
+def product_text(product: Product) -> str:
+    """The text a product is embedded as: titles, category, attributes, selling points, tags."""
+    parts = [product.title]
+    if product.title_en:
+        parts.append(product.title_en)
+    parts.append(product.category)
+    parts += [f"{k} {v}" for k, v in product.attributes.items()]
+    parts += product.selling_points
+    parts += product.tags
+    return " ; ".join(p.strip() for p in parts if str(p).strip())
+
+
 class ShopInfo(BaseModel):
     """The room's shop facts viewers ask about: how to order, shipping, returns, after-sales."""
 

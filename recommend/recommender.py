@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from assistant.catalog import Catalog, Product
+from assistant.catalog import Catalog, Product, product_text
 from assistant.embedders import Embedder, Matrix, embed_queries, normalise
 from assistant.events import RecommendedItem
 from recommend.activity import RoomActivity
@@ -22,7 +22,6 @@ from recommend.text import (
     Ask,
     PriceFilter,
     parse_ask,
-    product_text,
     query_content,
 )
 

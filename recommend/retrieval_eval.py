@@ -7,12 +7,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, product_text
 from assistant.embedders import Embedder, embed_queries
 from recommend.index import VectorIndex
 from recommend.recommender import ProductRecommender
 from recommend.settings import RecommendSettings
-from recommend.text import product_text
 
 
 class LabelledQuery(BaseModel):

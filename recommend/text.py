@@ -1,4 +1,4 @@
-"""Product text for embedding, and what a recommendation request asks for: kind, price, gift."""
+"""What a recommendation request asks for: the kind of ask, a price range, a gift."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from assistant.catalog import Product
 from assistant.understand.text import language_of
 from recommend.errors import RecommendBadInput
 
@@ -150,18 +149,6 @@ def query_content(text: str) -> str:
         for word in words:
             low = low.replace(word, " ")
     return _FILLER_RE.sub("", re.sub(r"\b(?:this|that|it|what)\b", " ", low))
-
-
-def product_text(product: Product) -> str:
-    """The text a product is embedded as: titles, category, attributes, selling points, tags."""
-    parts = [product.title]
-    if product.title_en:
-        parts.append(product.title_en)
-    parts.append(product.category)
-    parts += [f"{k} {v}" for k, v in product.attributes.items()]
-    parts += product.selling_points
-    parts += product.tags
-    return " ; ".join(p.strip() for p in parts if str(p).strip())
 
 
 def _amount(number: str, suffix: str | None) -> float:

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from assistant.catalog import Catalog, Product
+from assistant.catalog import Catalog, Product, product_text
 from assistant.embedders import Embedder, Matrix, embed_queries
 from assistant.understand.text import (
     GENERIC_HEADS,
@@ -163,14 +163,17 @@ class CatalogIndex:
         self.by_sku = {p.sku: i for i, p in enumerate(products)}
         self.name_owner: list[int] = []
         self.name_vecs: Matrix | None = None
+        self.card_vecs: Matrix | None = None
         self.fact_vecs: list[Matrix] = []
         if embedder is not None and products:
             names = [(i, t) for i, p in enumerate(products) for t in _name_parts(p)]
             facts = [f.text for fs in self.facts for f in fs]
-            vecs = embedder.embed([t for _, t in names] + facts)
+            cards = [product_text(p) for p in products]
+            vecs = embedder.embed([t for _, t in names] + cards + facts)
             self.name_owner = [i for i, _ in names]
             self.name_vecs = vecs[: len(names)]
-            start = len(names)
+            self.card_vecs = vecs[len(names) : len(names) + len(cards)]
+            start = len(names) + len(cards)
             for fs in self.facts:
                 self.fact_vecs.append(vecs[start : start + len(fs)])
                 start += len(fs)
@@ -248,6 +251,16 @@ class CatalogIndex:
         return sorted(
             (ProductHit(i, s, "meaning") for i, s in best.items()), key=lambda h: -h.score
         )
+
+    def by_card(self, q: Query) -> list[ProductHit]:
+        """Products scored by the meaning of the line against their whole card: an English
+        line finds a Chinese-only product through its attributes and selling points too."""
+        vec = self.vector(q)
+        if vec is None or self.card_vecs is None:
+            return []
+        sims = (self.card_vecs @ vec).tolist()
+        hits = [ProductHit(i, s, "meaning") for i, s in enumerate(sims)]
+        return sorted(hits, key=lambda h: -h.score)
 
     # -- facts ---------------------------------------------------------------------------------
 

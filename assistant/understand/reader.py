@@ -44,6 +44,8 @@ class Thresholds:
     tie: float = 0.9
     semantic: float = 0.45
     semantic_margin: float = 0.05
+    # A line with no Chinese names the product whose whole card it means by this margin.
+    card_margin: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -132,11 +134,21 @@ def _named(line: Line, index: CatalogIndex, ctx: Context, deictic: bool, t: Thre
         return Naming([], [])
     sem = index.semantic(line.names)
     if not sem or sem[0].score < t.semantic:
-        return Naming([], [])
+        return _by_card(line, index, t)
     close = [h for h in sem if h.score >= sem[0].score - t.semantic_margin]
     if len(close) == 1 or intent == "compare":
         return Naming(close[: 2 if intent == "compare" else 1], [])
     return Naming([], close[:4])
+
+
+def _by_card(line: Line, index: CatalogIndex, t: Thresholds) -> Naming:
+    """An English line about a Chinese-only catalog: the card it means clearly above the rest."""
+    if not line.names.words or line.names.grams:
+        return Naming([], [])
+    cards = index.by_card(line.q)
+    if len(cards) >= 2 and cards[0].score - cards[1].score >= t.card_margin:
+        return Naming(cards[:1], [])
+    return Naming([], [])
 
 
 def read(

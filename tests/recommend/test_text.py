@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, product_text
 from assistant.understand.text import language_of
 from recommend.errors import RecommendBadInput
-from recommend.text import parse_ask, parse_price, product_text
+from recommend.text import parse_ask, parse_price
 
 
 @pytest.mark.parametrize(
