@@ -34,6 +34,7 @@ from assistant.llm.base import LLM, LLMUnavailable
 from assistant.llm.settings import AnswerSettings
 from assistant.understand.linker import KEY_NAMED
 from assistant.understand.rules import PRICE_WORDS
+from assistant.understand.text import han_chars
 from assistant.understand.types import SHOP_INTENTS, LinkedFact, Understanding
 
 log = logging.getLogger(__name__)
@@ -176,10 +177,14 @@ class Answerer(BrainPart[AnswerSettings]):
         return chosen if chosen is not None and (chosen.kind, chosen.index) in plausible else None
 
     async def _pick(self, room: RoomContext, item: ChatTriaged) -> Product | None:
+        """The model's product, kept only if its title shares a character with the line: a
+        small model names some product for "那个零食还有货吗" whatever the list holds."""
         q, lang = item.chat.text, item.understanding.language
-        return await self._ask_model(
+        picked = await self._ask_model(
             room, "pick", lambda llm: pick_product(llm, room.catalog, q, lang, room.room_id)
         )
+        shared = picked is not None and bool(han_chars(picked.title) & han_chars(q))
+        return picked if shared else None
 
     async def _ask_model(
         self, room: RoomContext, kind: str, call: Callable[[LLM], Awaitable[R]]

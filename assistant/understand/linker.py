@@ -18,13 +18,17 @@ from assistant.understand.text import (
     sound_bigrams,
     words,
 )
-from assistant.understand.topics import TOPICS, Topic
+from assistant.understand.topics import TOPICS, Topic, asked_values
 from assistant.understand.types import FactKind, LinkedFact, LinkVia
 
 # The score of an attribute whose key the line names ("保质期多久"): near certain.
 KEY_NAMED = 0.95
 # An attribute that holds the topic asked about ("多重" -> 重量).
 TOPIC_KEY = 0.9
+# A FAQ question or selling point that mentions the topic a line asks about.
+TOPIC_MENTION = 0.85
+# An attribute on the topic that does not list the value asked for: not stated.
+UNSURE = 0.5
 # A FAQ question or selling point that shares the line's words and its meaning.
 AGREE = 0.85
 # A fact whose text holds a word of the line other than the product's name ("定时" in 功能).
@@ -36,7 +40,9 @@ _QUESTION_GRAMS = frozenset(
     | {"主播", "宝宝", "一个", "两个", "多久", "多大", "能装"}
 )
 _PARTICLES = frozenset("吗呢吧啊了的么呀嘛")
-_NOISE = re.compile(r"宝宝们|家人们|姐妹们|主播|请问|问一下|想问|麻烦|谢谢|[~～!！?？。，,.\s]+")
+_NOISE = re.compile(
+    r"宝宝们|家人们|姐妹们|主播|请问|问一下|想问|麻烦|谢谢|[~～!！?？。，,\s]+|\.(?!\d)"
+)
 
 
 @dataclass
@@ -80,12 +86,14 @@ class ProductHit:
     head: bool = False
 
 
-def _topic_score(topics: list[Topic], key: str, text: str, yes_no: bool) -> float:
+def _topic_score(topics: list[Topic], key: str, text: str, yes_no: bool, asked: list[str]) -> float:
     """How surely an attribute answers the topics a line asks about (0 if about none)."""
     score = 0.0
     for topic in topics:
         if any(k in key for k in topic.keys):
-            score = max(score, TOPIC_KEY)
+            # "有粉色吗" against 颜色 白色 / 黑色: the list does not say, so neither does the bot
+            missing = topic.exact and any(v not in text.casefold() for v in asked)
+            score = max(score, UNSURE if missing else TOPIC_KEY)
         elif any(k in key for k in topic.maybe):
             # a 面料 that states 防水 answers "防雨吗"; one that does not may not
             sure = topic.mentioned_in(text)
@@ -279,6 +287,7 @@ class CatalogIndex:
         grams = q.grams - self.grams[i]
         text = _mask(q.folded, self.grams[i])
         topics = [t for t in TOPICS if t.words.search(text)]
+        asked = asked_values(text)
         vec = self.vector(q)
         sims = (self.fact_vecs[i] @ vec).tolist() if vec is not None and self.fact_vecs else []
         # the line's own words, not its name or its question words: "能煮燕窝吗" -> 燕窝
@@ -292,8 +301,10 @@ class CatalogIndex:
                 if f.key.casefold() in text or (len(f.key) >= 2 and han_bigrams(f.key) & grams):
                     score = max(score, KEY_NAMED)
                 else:
-                    score = max(score, _topic_score(topics, f.key, f.text, yes_no))
-            elif f.grams:
+                    score = max(score, _topic_score(topics, f.key, f.text, yes_no, asked))
+            elif any(t.mentioned_in(f.text) and not t.exact for t in topics):
+                score = max(score, TOPIC_MENTION)  # "能当充电宝用吗": a point that says 充电
+            if f.kind != "attribute" and f.grams:
                 overlap = len(f.grams & grams) / len(f.grams)
                 words = min(0.95, 0.45 + overlap) if overlap >= 0.3 else 0.0
                 # the words and the meaning agree: as sure as a topic match

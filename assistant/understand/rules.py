@@ -51,10 +51,12 @@ RULES: list[tuple[Intent, re.Pattern[str]]] = [
             r"how many left"
         ),
     ),
+    ("after_sales", re.compile(r"售后|保修|质保|坏了|维修|warranty|repair|broken|guarantee")),
     (
         "price",
         re.compile(
             r"多少钱|多少前|多小钱|好多钱|多钱|多少qian|到手(价|多少)|价格|价钱|几(十|百)?块|几元|"
+            r"差(多少|几)|"
             r"啥价|什么价|优惠|"
             r"打折|折扣|原价|划算|贵|便宜|券|price|cost|how much|discount|coupon|\bdeal\b"
         ),
@@ -63,10 +65,10 @@ RULES: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "shipping",
         re.compile(
-            r"发货|快递|物流|包邮|包油|运费|几天到|多久到|配送|顺丰|邮费|ship|deliver|postage"
+            r"发货|快递|物流|包邮|包油|运费|几天(能)?到|多久(能)?到|什么时候(能)?到|今天发|发吗|"
+            r"配送|顺丰|邮费|寄到|寄去|能寄|ship|deliver|postage"
         ),
     ),
-    ("after_sales", re.compile(r"售后|保修|质保|坏了|维修|warranty|repair|broken|guarantee")),
     ("invoice", re.compile(r"发票|开票|专票|普票|invoice|receipt")),
     (
         "payment",

@@ -88,6 +88,10 @@ class Understander:
         self.rooms.clear()
         if self._drainer is not None:
             self._drainer.cancel()
+        for item in self._waiting:  # not yet accepted: the sender is told, nothing is lost
+            if not item.future.done():
+                item.future.set_exception(BackendUnavailable("the service is shutting down"))
+        self._waiting.clear()
         self._pool.shutdown(wait=True)
 
     def _last(self, room: _Room, user_id: str, now: float) -> str | None:

@@ -99,6 +99,10 @@ def han_bigrams(text: str) -> set[str]:
     return out
 
 
+def han_chars(text: str) -> set[str]:
+    return set("".join(_HAN_RUN.findall(text)))
+
+
 def heads(title: str) -> tuple[set[str], set[str]]:
     """Where a Chinese title puts its nouns: the last character and last two characters of its
     first two pieces (跑步鞋 in "男款轻量缓震跑步鞋", 绿茶 in "西湖龙井 明前特级绿茶"), a

@@ -14,20 +14,37 @@ class Topic:
     keys: tuple[str, ...]
     # Keys whose value answers only if it mentions the topic (a 面料 that states 防水).
     maybe: tuple[str, ...] = ()
+    # The value lists what exists (colours, sizes): "有粉色吗" is answered only if it lists 粉.
+    exact: bool = False
 
     def mentioned_in(self, value: str) -> bool:
         return bool(self.words.search(value.casefold()))
 
 
-def _t(words: str, keys: tuple[str, ...], maybe: tuple[str, ...] = ()) -> Topic:
-    return Topic(re.compile(words), keys, maybe)
+def _t(
+    words: str, keys: tuple[str, ...], maybe: tuple[str, ...] = (), *, exact: bool = False
+) -> Topic:
+    return Topic(re.compile(words), keys, maybe, exact)
+
+
+# What a line asks to exist: a colour ("粉色"), a size or amount ("XL", "2.2m", "50ml").
+_ASKED = re.compile(
+    r"([黑白红蓝绿粉灰紫黄棕橙金银米咖])色|(?<![a-z\d.])(\d+(?:\.\d+)?)\s*(?:码|cm|mm|m|ml|l|g|kg|片|寸)"
+    r"|(?<![a-z'])(x{0,3}[sml]|x{1,3}l)(?![a-z'])"
+)
+
+
+def asked_values(text: str) -> list[str]:
+    """The colours and sizes a line asks about, each as the piece a listing value must hold."""
+    return [next(g for g in m.groups() if g) for m in _ASKED.finditer(text)]
 
 
 TOPICS: list[Topic] = [
     _t(
         r"尺寸|尺码|多大|大小|哪个(大|小)|多长|多宽|长度|size|dimension|how big|"
-        r"\b(xs|s|m|l|x{1,3}l)\b",
-        ("尺寸", "尺码", "规格", "长", "宽", "高", "码"),
+        r"(?<![a-z'])(xs|s|m|l|x{1,3}l)(?![a-z'])|\d+码",
+        ("尺寸", "尺码", "规格", "长", "宽", "码"),
+        exact=True,
     ),
     _t(r"多高|高度|矮|how tall", ("高",)),
     _t(r"多深|深度|how deep", ("深",)),
@@ -44,9 +61,10 @@ TOPICS: list[Topic] = [
     ),
     _t(r"重量|多重|几斤|重不重|轻不轻|哪个(轻|重)|weigh|heavy|light", ("重量", "克重")),
     _t(
-        r"[黑白红蓝绿粉灰紫黄棕金银米咖]色|颜色|色号|什么色|colou?r|shade|black|white|red|blue|"
+        r"[黑白红蓝绿粉灰紫黄棕橙金银米咖]色|颜色|色号|什么色|colou?r|shade|black|white|red|blue|"
         r"green|pink|gr[ae]y|purple",
         ("颜色", "色号"),
+        exact=True,
     ),
     _t(r"产地|哪里产|哪产|哪里的|哪儿产|origin|where .*made|made in", ("产地",)),
     _t(r"保质期|放多久|放得久|放久|存放|过期|shelf life|expire|how long .*keep", ("保质期",)),
@@ -70,4 +88,6 @@ TOPICS: list[Topic] = [
     _t(r"厚|薄|thick|thin", ("厚度",)),
     _t(r"充电|快充|charg", ("充电",), ("输出", "电池")),
     _t(r"电压|voltage|220v|110v", ("电压",)),
+    _t(r"承重|能坐|坐得下|坐人|躺|\d+\s*(斤|公斤|kg)的人|weight limit|hold my weight", ("承重",)),
+    _t(r"面积|\d+\s*(平|平米|平方)|多大的房|how many square", ("面积",)),
 ]

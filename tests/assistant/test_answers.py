@@ -209,3 +209,23 @@ async def test_model_picks_are_stated_only_when_the_linking_agrees(
     (answer,) = h2.of("answer", chat_id=chat.id)
     assert wild.calls and answer.flagged and answer.source == "unknown"
     assert str(cup.attributes[facts[0][0].key]) not in answer.text
+
+
+async def test_a_model_picked_product_must_share_a_name_character(
+    harness: HarnessFactory, catalog: Catalog
+) -> None:
+    """When the words named no product the code could link, the model may name one; it is
+    kept only if its title shares a character with the line."""
+    earbuds = next(n for n, p in enumerate(catalog.products, 1) if p.sku == "EL-EAR-TWS-ANC")
+    model = ScriptedLLM("", structured_reply={"product": earbuds, "fact": 0})
+    h = await harness(model, answers=AnswerSettings(select_with_llm=True))
+    await h.open("r1", catalog)
+    kept = await h.ask("r1", "蓝色那个贵不贵", user="a")
+    dropped = await h.ask("r1", "那个零食还有货吗", user="b")
+    for chat in (kept, dropped):
+        await h.backlog.wait_for(chat.id)
+    (price,) = h.of("answer", chat_id=kept.id)
+    ear = catalog.products[earbuds - 1]
+    assert price.sku == ear.sku and f"{ear.price:g}" in price.text and price.source == "llm"
+    (stock,) = h.of("answer", chat_id=dropped.id)
+    assert stock.sku != ear.sku and str(ear.stock) not in stock.text
