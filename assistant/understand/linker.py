@@ -14,6 +14,7 @@ from assistant.understand.text import (
     GENERIC_HEADS,
     fold,
     han_bigrams,
+    han_chars,
     heads,
     sound_bigrams,
     words,
@@ -21,6 +22,7 @@ from assistant.understand.text import (
 from assistant.understand.topics import TOPICS, Topic, asked_values
 from assistant.understand.types import FactKind, LinkedFact, LinkVia
 
+_SKU_TOKEN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 # The score of an attribute whose key the line names ("保质期多久"): near certain.
 KEY_NAMED = 0.95
 # An attribute that holds the topic asked about ("多重" -> 重量).
@@ -155,8 +157,10 @@ class CatalogIndex:
     def __init__(self, catalog: Catalog, embedder: Embedder | None) -> None:
         self.catalog = catalog
         self.embedder = embedder
+        self.wanted: list[Query] | None = None
         products = catalog.products
         self.grams = [han_bigrams(p.title) for p in products]
+        self.title_chars = set().union(*(han_chars(p.title) for p in products))
         named = [heads(p.title) for p in products]
         self.heads = [chars - GENERIC_HEADS for chars, _ in named]
         self.head_grams = [pairs for _, pairs in named]
@@ -169,6 +173,11 @@ class CatalogIndex:
         self.word_idf = _idf(self.words)
         self.facts = [_facts(p) for p in products]
         self.by_sku = {p.sku: i for i, p in enumerate(products)}
+        self.by_sku_folded = {p.sku.casefold(): i for i, p in enumerate(products)}
+        self.postings: dict[str, list[int]] = {}
+        for i in range(len(products)):
+            for key in self.grams[i] | self.heads[i] | self.sounds[i] | self.words[i]:
+                self.postings.setdefault(key, []).append(i)
         self.name_owner: list[int] = []
         self.name_vecs: Matrix | None = None
         self.card_vecs: Matrix | None = None
@@ -192,6 +201,13 @@ class CatalogIndex:
         clone.embedder = None
         return clone
 
+    def deferring(self) -> CatalogIndex:
+        """The same index reading without meaning, noting each query that would have needed
+        the embedder (in ``wanted``): a batch then embeds only those, in one call."""
+        clone = self.without_meaning()
+        clone.wanted = []
+        return clone
+
     def embed(self, queries: list[Query]) -> None:
         """Embed every query still without a vector in one call (a batch costs far less)."""
         todo = [q for q in queries if q.vector is None]
@@ -203,7 +219,9 @@ class CatalogIndex:
 
     def vector(self, q: Query) -> Matrix | None:
         if self.embedder is None:
-            return None
+            if self.wanted is not None and q.vector is None:
+                self.wanted.append(q)
+            return q.vector
         self.embed([q])
         return q.vector
 
@@ -221,7 +239,13 @@ class CatalogIndex:
         hits: list[ProductHit] = []
         grams = q.grams - exclude
         chars = set(q.folded)
-        for i, product in enumerate(self.catalog.products):
+        skus = {
+            self.by_sku_folded[t] for t in _SKU_TOKEN.findall(q.folded) if t in self.by_sku_folded
+        }
+        # only products that share something with the line: a big catalog costs what it shares
+        keys = [*grams, *chars, *q.sounds, *q.words]
+        candidates = sorted({i for k in keys for i in self.postings.get(k, ())} | skus)
+        for i in candidates:
             shared = grams & self.grams[i]
             score = sum(self.gram_idf[g] for g in shared)
             head = bool(shared & self.head_grams[i])
@@ -241,7 +265,7 @@ class CatalogIndex:
             if shared_words:
                 score += sum(self.word_idf[w] for w in shared_words)
                 strong = True
-            if product.sku.casefold() in q.folded:
+            if i in skus:
                 score, via, strong = score + 100.0, "sku", True
             if score > 0:
                 hits.append(ProductHit(i, score, via, shared, strong=strong, head=head))
@@ -288,30 +312,33 @@ class CatalogIndex:
         text = _mask(q.folded, self.grams[i])
         topics = [t for t in TOPICS if t.words.search(text)]
         asked = asked_values(text)
-        vec = self.vector(q)
-        sims = (self.fact_vecs[i] @ vec).tolist() if vec is not None and self.fact_vecs else []
         # the line's own words, not its name or its question words: "能煮燕窝吗" -> 燕窝
         content = {g for g in grams - _QUESTION_GRAMS if not set(g) & _PARTICLES}
-        scored: list[LinkedFact] = []
-        for j, f in enumerate(self.facts[i]):
-            score = sims[j] if sims else 0.0
-            if content and len(content & f.grams) >= len(content) / 2:
-                score = max(score, WORDS_STATED)  # the fact states most of what the line asks
+        lexical: list[tuple[float, float]] = []
+        for f in self.facts[i]:
+            score = WORDS_STATED if content and len(content & f.grams) >= len(content) / 2 else 0
             if f.kind == "attribute":
                 if f.key.casefold() in text or (len(f.key) >= 2 and han_bigrams(f.key) & grams):
-                    score = max(score, KEY_NAMED)
+                    score = KEY_NAMED
                 else:
                     score = max(score, _topic_score(topics, f.key, f.text, yes_no, asked))
             elif any(t.mentioned_in(f.text) and not t.exact for t in topics):
                 score = max(score, TOPIC_MENTION)  # "能当充电宝用吗": a point that says 充电
-            if f.kind != "attribute" and f.grams:
-                overlap = len(f.grams & grams) / len(f.grams)
-                words = min(0.95, 0.45 + overlap) if overlap >= 0.3 else 0.0
-                # the words and the meaning agree: as sure as a topic match
-                agree = AGREE if words >= 0.6 and score >= 0.55 else 0.0
-                score = max(score, words, agree)
+            overlap = (
+                len(f.grams & grams) / len(f.grams) if f.kind != "attribute" and f.grams else 0
+            )
+            lexical.append((score, min(0.95, 0.45 + overlap) if overlap >= 0.3 else 0.0))
+        # The embedder is asked only when the words leave the answer open.
+        sure = max((max(pair) for pair in lexical), default=0.0) >= TOPIC_KEY
+        vec = None if sure else self.vector(q)
+        sims = (self.fact_vecs[i] @ vec).tolist() if vec is not None else [0.0] * len(lexical)
+        scored: list[LinkedFact] = []
+        for f, (score, overlap), sim in zip(self.facts[i], lexical, sims, strict=True):
+            # the words and the meaning agree: as sure as a topic match
+            agree = AGREE if overlap >= 0.6 and sim >= 0.55 else 0.0
+            best = max(sim, score, overlap, agree)
             scored.append(
-                LinkedFact(sku=sku, kind=f.kind, key=f.key, index=f.index, score=round(score, 4))
+                LinkedFact(sku=sku, kind=f.kind, key=f.key, index=f.index, score=round(best, 4))
             )
         scored.sort(key=lambda lf: -lf.score)
         return scored[:limit]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from assistant.understand.linker import CatalogIndex, ProductHit, Query
 from assistant.understand.rules import DEICTIC, FOLLOW_UP, RULES, YES_NO, intent_of
-from assistant.understand.text import language_of
+from assistant.understand.text import han_chars, language_of
 from assistant.understand.types import (
     PRIORITY,
     SHOP_INTENTS,
@@ -132,6 +132,8 @@ def _named(line: Line, index: CatalogIndex, ctx: Context, deictic: bool, t: Thre
         return Naming(ties, []) if len(ties) == 1 else Naming([], ties)
     if deictic or not free or not line.names.folded.strip():
         return Naming([], [])
+    if line.names.grams and not han_chars(line.names.folded) & index.title_chars:
+        return Naming([], [])  # Chinese words that share no character with any title name none
     sem = index.semantic(line.names)
     if not sem or sem[0].score < t.semantic:
         return _by_card(line, index, t)
