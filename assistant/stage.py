@@ -34,9 +34,14 @@ class _Room:
     subs: list[Subscription] = field(default_factory=list)
 
     def decide(self) -> tuple[str | None, StageSource]:
-        for sku, source in ((self.pin, "pin"), (self.anchor, "anchor"), (self.vision, "vision")):
+        order: tuple[tuple[str | None, StageSource], ...] = (
+            (self.pin, "pin"),
+            (self.anchor, "anchor"),
+            (self.vision, "vision"),
+        )
+        for sku, source in order:
             if sku is not None and sku in self.skus:
-                return sku, source  # type: ignore[return-value]
+                return sku, source
         return None, "none"
 
 
