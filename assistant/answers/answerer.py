@@ -94,7 +94,7 @@ class Answerer(BrainPart[AnswerSettings]):
         products = [p for p in (room.catalog.get(s) for s in u.skus) if p is not None]
         if u.intent in ("greeting", "chitchat"):
             return Draft(_THANKS.get(lang, _THANKS["zh"]).format(name=name), "template")
-        if not products and (u.ambiguous or u.deictic):
+        if not products and (u.ambiguous or (u.deictic and u.intent not in SHOP_INTENTS)):
             candidates = [p for p in (room.catalog.get(s) for s in u.ambiguous) if p is not None]
             return Draft(clarify(name, candidates, lang), "clarify")
         source: AnswerSource = "facts"

@@ -299,3 +299,30 @@ async def test_recommendations_sent_are_listed(service: Service, browser: Browse
     listed = await item.locator("ul li").all_text_contents()
     assert [text.split(" ¥")[0] for text in listed] == [i.title for i in rec.items]
     errors.check()
+
+
+async def test_shop_information_is_shown_edited_and_answered_from(
+    service: Service, browser: Browser
+) -> None:
+    page, errors = await open_page(browser, service.console())
+    await page.wait_for_selector("#conn[data-state=open]")
+    before = (await service.http.get(shop_path(service), headers=service.auth())).json()
+    await page.wait_for_function(
+        "text => document.getElementById('shop-how_to_buy').value === text",
+        arg=before["how_to_buy"],
+    )
+    new = "点左下角小黄车，按主播报的链接号拍下，今晚付款有效。"
+    await page.fill("#shop-how_to_buy", new)
+    await page.click("#shop-form button[type=submit]")
+    await page.wait_for_selector("#shop-result.ok")
+    after = (await service.http.get(shop_path(service), headers=service.auth())).json()
+    assert after == before | {"how_to_buy": new}
+    async with room_client(ws_url(service.url, service.room, "viewer")) as viewer:
+        _, answer = await ask(viewer, "宝宝们这个怎么下单呀", "buyer-shop")
+    assert new in answer.text and answer.source == "shop"
+    await service.http.put(shop_path(service), json=before, headers=service.auth())
+    errors.check()
+
+
+def shop_path(service: Service) -> str:
+    return f"/v1/rooms/{service.room.room_id}/shop"
