@@ -124,6 +124,12 @@ def verdict(item: dict[str, Any], out: Outcome) -> str:
     return "correct" if all(_has(e, out.text) for e in item["expect"]) else "wrong"
 
 
+def right(item: dict[str, Any], out: Outcome) -> bool:
+    """The bot did what the item asks: the facts, the question back, or "I don't know"."""
+    said = verdict(item, out)
+    return said == "correct" or (item["outcome"] == "unknown" and said == "unknown")
+
+
 def score(results: list[tuple[dict[str, Any], Outcome]]) -> dict[str, Any]:
     answerable = [(i, o) for i, o in results if i["outcome"] == "answer"]
     unknowable = [(i, o) for i, o in results if i["outcome"] == "unknown"]
@@ -148,7 +154,7 @@ def score(results: list[tuple[dict[str, Any], Outcome]]) -> dict[str, Any]:
         "sources": dict(Counter(o.source for _, o in results)),
         "ttft_p50_ms": median(ttft) * 1000, "ttft_p95_ms": pct(ttft, 0.95) * 1000,
         "llm_ttft_p50_ms": median(llm) * 1000, "llm_ttft_p95_ms": pct(llm, 0.95) * 1000,
-        "by_kind": {k: f"{sum(verdict(i, o) == 'correct' for i, o in results if i['kind'] == k)}"
+        "by_kind": {k: f"{sum(right(i, o) for i, o in results if i['kind'] == k)}"
                     f"/{sum(1 for i, _ in results if i['kind'] == k)}"
                     for k in sorted({i["kind"] for i, _ in results})},
     }  # fmt: skip
