@@ -42,10 +42,10 @@ class Thresholds:
     lexical: float = 0.55
     # Lexical scores within this fraction of the best are the same evidence: ambiguous.
     tie: float = 0.9
-    semantic: float = 0.45
+    semantic: float = 0.5
     semantic_margin: float = 0.05
     # A line with no Chinese names the product whose whole card it means by this margin.
-    card_margin: float = 0.05
+    card_margin: float = 0.06
 
 
 @dataclass(frozen=True)
