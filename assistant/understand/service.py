@@ -123,6 +123,13 @@ class Understander:
         now = time.monotonic()
         ctx = Context(stage=self.stage.sku(chat.room_id), last=self._last(room, chat.user.id, now))
         index = room.index
+        if not self._waiting and (self._drainer is None or self._drainer.done()):
+            # Nothing ahead of this line: when the words settle it, no queue and no model.
+            dry = index.deferring()
+            u = read(Line.of(chat.text), dry, ctx)
+            if not dry.wanted:
+                self._remember(room, chat.user.id, u, now)
+                return u
         if len(self._waiting) >= self.settings.max_pending:
             # A flood must not queue model work without bound: read by names and sounds alone.
             index = index.without_meaning()
