@@ -125,21 +125,19 @@ async def http_detection(models: Models, raw: bytes, repeats: int) -> float:
     return round(statistics.median(samples), 2)
 
 
+def _capability(models: Models, bus: MemoryBus, store: Store) -> VisionCapability:
+    settings = Settings(model_dir=models.model_dir.parent)
+    stage = StageOwner(bus, store)
+    services = Services(settings, bus, store, CollectorRegistry(), _NoChat(), stage, EmbedderPool())
+    return VisionCapability(services, models.settings, models)
+
+
 async def paired_overhead(models: Models, raw: bytes, repeats: int) -> dict[str, float]:
     """Interleave a direct pass and a publish->vision.update round trip, so drift cancels."""
     with tempfile.TemporaryDirectory() as tmp:
         bus = MemoryBus()
         store = Store(Path(tmp) / "o.sqlite3")
-        services = Services(
-            Settings(model_dir=models.model_dir.parent),
-            bus,
-            store,
-            CollectorRegistry(),
-            _NoChat(),
-            StageOwner(bus, store),
-            EmbedderPool(),
-        )
-        cap = VisionCapability(services, models.settings, models)
+        cap = _capability(models, bus, store)
         updates = await bus.subscribe("ovh", ["vision.update"])
         info = RoomInfo(room_id="ovh", title="b", mode="host", language="zh", catalog=Catalog())
         await cap.open_room(info)
@@ -171,16 +169,7 @@ async def pipeline(models: Models, raw: bytes, rooms: int, seconds: float, fps_i
     with tempfile.TemporaryDirectory() as tmp:
         bus = MemoryBus()
         store = Store(Path(tmp) / "b.sqlite3")
-        services = Services(
-            Settings(model_dir=models.model_dir.parent),
-            bus,
-            store,
-            CollectorRegistry(),
-            _NoChat(),
-            StageOwner(bus, store),
-            EmbedderPool(),
-        )
-        cap = VisionCapability(services, models.settings, models)
+        cap = _capability(models, bus, store)
         ids = [f"bench{i}" for i in range(rooms)]
         subs = {}
         for r in ids:
