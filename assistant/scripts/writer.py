@@ -1,39 +1,35 @@
-"""Sales scripts: the product card, what's on screen and recent questions, phrased by the LLM."""
+"""Sales scripts: a plan from the card, phrased a section at a time, streamed by sentence."""
 
 from __future__ import annotations
 
 import logging
-import re
+import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
-from assistant.answers.facts import (
-    catalog_numbers_text,
-    catalog_prices,
-    price_text,
-    product_card,
-    stock_text,
-)
+from assistant.answers.facts import catalog_numbers_text, catalog_prices, short_name
 from assistant.answers.part import BrainPart
 from assistant.answers.prompts import sanitize
 from assistant.answers.room import RoomContext
-from assistant.answers.stream import FactMismatch, guarded_clauses
 from assistant.catalog import Product
-from assistant.compliance import Change, Rewrite, audit
-from assistant.events import Script, ScriptDelta, ScriptRequest
-from assistant.llm.base import LLMUnavailable, Message
+from assistant.compliance import Rewrite, audit
+from assistant.events import (
+    Script,
+    ScriptApprove,
+    ScriptApproved,
+    ScriptDelta,
+    ScriptRequest,
+    ScriptSection,
+)
+from assistant.llm.base import LLM, LLMUnavailable
 from assistant.llm.settings import ScriptSettings
-from assistant.scripts.variation import containment, sentences
+from assistant.scripts.approved import Approved, ApprovedScript
+from assistant.scripts.checks import Repeats, backing_text, containment, sentences
+from assistant.scripts.compose import Composer, Said, system_message
+from assistant.scripts.plan import Plan, Rotation, Section, build_plan
 
 log = logging.getLogger(__name__)
-_STYLE = {
-    "energetic": ("热情、有感染力、节奏快", "energetic, upbeat, fast-paced"),
-    "gentle": ("温柔、亲切、娓娓道来", "gentle, warm and calm"),
-    "professional": ("专业、客观、讲清参数", "professional, factual, spec-focused"),
-}
-_META = re.compile(
-    r"[<>{}]|facts|事实|注意[:：]|口播稿|script:|prompt|以下是|here is|主播名|\[name\]", re.I
-)
-_MARKUP = re.compile(r"\*+|#+\s*|【[^】]{0,8}(预告|标题|开场|结尾)】")
 _SPECS = ("尺寸规格", "the size and specs")
 _SHIPPING = ("发货和退换", "shipping and returns")
 # What viewers keep asking, by the understanding step's intent, as the script should address it.
@@ -48,12 +44,13 @@ _TOPIC = {
     "after_sales": _SHIPPING,
     "usage": ("使用方法", "how to use it"),
 }
+# Kept in a shortened script: the hook, the first thing said about the product, price and call.
+_SHORT_KEEP = 2
 
 
 class ScriptWriter(BrainPart[ScriptSettings]):
-    async def _context(
-        self, room: RoomContext, product: Product, lang: str
-    ) -> tuple[str, list[str]]:
+    async def _context(self, room: RoomContext, lang: str) -> str:
+        """What the room shows and asks, as a note for the model's first section."""
         lines: list[str] = []
         v = room.vision
         if v is not None:
@@ -69,77 +66,62 @@ class ScriptWriter(BrainPart[ScriptSettings]):
             if c.intent in _TOPIC and c.chat.role == "viewer"
         )
         for (zh, en), n in topics.most_common(2):
-            if n < 2:
-                continue
-            topic = zh if lang == "zh" else en
-            lines.append(
-                f"很多观众在问{topic}（{n}条）"
-                if lang == "zh"
-                else f"{n} viewers asked about {topic}"
-            )
-        prev = [
-            o["text"]
-            for o in await self.store.outputs(room.room_id, "script", limit=50)
-            if o.get("sku") == product.sku
-        ][-self.settings.history :]
-        return "\n".join(lines), prev
+            if n >= 2:
+                lines.append(
+                    f"很多观众在问{zh}（{n}条）"
+                    if lang == "zh"
+                    else f"{n} viewers asked about {en}"
+                )
+        return "".join(line + "\n" for line in lines)
 
-    def template(self, product: Product, lang: str, context: str, n_prev: int) -> str:
-        """A clearly labelled script from the card alone (the LLM is down or said too little)."""
-        points = product.selling_points or [product.description]
-        k = n_prev % max(len(points), 1)
-        points = points[k:] + points[:k]
-        if lang == "en":
-            head = "[Template script] "
-            body = [
-                f"Now on stage: {product.title_en or product.title}.",
-                *[p + "." for p in points[:3]],
-                price_text(product, lang),
-                stock_text(product, lang),
-            ]
-        else:
-            head = "【模板话术】"
-            body = [
-                f"现在给大家介绍的是{product.title}。",
-                *[p + "。" for p in points[:3]],
-                price_text(product, lang),
-                stock_text(product, lang),
-            ]
-        return head + " ".join(body) if lang == "en" else head + "".join(body)
+    async def _history(self, room_id: str, sku: str, lang: str) -> list[dict[str, Any]]:
+        """The product's earlier scripts in this language, oldest first."""
+        outputs = await self.store.outputs(room_id, "script", limit=200)
+        return [
+            o
+            for o in outputs
+            if o["sku"] == sku and o.get("plan", {}).get("language", lang) == lang
+        ]
 
-    def _messages(
-        self, product: Product, lang: str, style: str, seconds: int, context: str, prev: list[str]
-    ) -> list[Message]:
-        chars = seconds * (4 if lang == "zh" else 12)
-        zh_style, en_style = _STYLE.get(style, _STYLE["energetic"])
-        # a small model copies a quoted previous script, so vary the focus instead (and filter
-        # the output against the previous scripts by n-gram overlap)
-        angles = product.selling_points + [f"{k}{v}" for k, v in product.attributes.items()]
-        k = (2 * len(prev)) % max(len(angles), 1)
-        focus = "；".join((angles[k:] + angles[:k])[:2]) if prev and angles else ""
-        card = product_card(product, lang)
-        if lang == "zh":
-            system = (
-                "你是直播带货主播，用口语写直播间口播稿。只用商品信息里的事实，不编造价格、数字和功效，"
-                "不用“最”“第一”“国家级”等绝对化用语。只输出口播稿正文，不要标题、标签和说明。"
+    def target_chars(self, seconds: int, lang: str) -> int:
+        """How much text fills ``seconds`` at the voice's measured speaking rate."""
+        return round(seconds * self.settings.chars_per_second.get(lang, 4.5))
+
+    def _composer(self, room: RoomContext, product: Product) -> Composer:
+        counts = room.vision.counts.values() if room.vision else []
+        shop = room.catalog.shop
+        return Composer(
+            self.gate,
+            category=product.category,
+            source=catalog_numbers_text(room.catalog, product) + "\n" + backing_text(product, shop),
+            prices=catalog_prices(room.catalog, product),
+            extra_numbers={str(n) for n in counts} | {str(product.link or "")},
+        )
+
+    async def prime(self, lang: str, style: str, room_id: str) -> None:
+        """Evaluate a style's static instructions ahead of the first script that needs them."""
+        if self.llm is not None:
+            await self.llm.prime([system_message(lang, style)], room_id=f"{room_id}/script")
+
+    async def approve(self, room: RoomContext, ev: ScriptApprove) -> None:
+        """Keep (or withdraw) a script the host approved, for the anchor to speak verbatim."""
+        outputs = await self.store.outputs(room.room_id, "script", limit=500)
+        out = next((o for o in outputs if o["request_id"] == ev.request_id), None)
+        if out is None or not out.get("sku"):
+            log.warning("room %s: no script %s to approve", room.room_id, ev.request_id)
+            return
+        approved = await Approved.load(self.store, room.room_id)
+        script = ApprovedScript(request_id=ev.request_id, text=out["text"])
+        approved.set(out["sku"], script, ev.approved)
+        await approved.save(self.store, room.room_id)
+        await self.bus.publish(
+            ScriptApproved(
+                room_id=room.room_id,
+                request_id=ev.request_id,
+                sku=out["sku"],
+                approved=ev.approved,
             )
-            user = f"商品信息：\n{card}\n{context}\n\n风格：{zh_style}。长度约{chars}字。"
-            if focus:
-                user += f"\n这次重点讲：{focus}。开场白换一种新说法。"
-        else:
-            system = (
-                "You are a live-shopping host writing your spoken script. Use only the facts "
-                "in the product information; never invent prices, numbers or effects; "
-                "no superlatives. "
-                "Output only the script itself: no title, tags or notes."
-            )
-            user = (
-                f"Product information:\n{card}\n{context}\n\n"
-                f"Style: {en_style}. About {chars} characters."
-            )
-            if focus:
-                user += f"\nThis time focus on: {focus}. Open with a fresh line."
-        return [Message(role="system", content=system), Message(role="user", content=user)]
+        )
 
     async def write(self, room: RoomContext, req: ScriptRequest) -> Script | None:
         product = (room.catalog.get(req.sku) if req.sku else None) or room.stage_product
@@ -147,106 +129,160 @@ class ScriptWriter(BrainPart[ScriptSettings]):
             product = room.catalog.products[0]
         if product is None:
             return None
-        lang = req.language or room.language
-        context, prev = await self._context(room, product, lang)
-        changes: list[Change] = []
-        sent: list[str] = []
-        fallback = self.llm is None
-        if self.llm is not None:
-            try:
-                await self._llm_script(room, req, product, lang, context, prev, changes, sent)
-            except LLMUnavailable as exc:
-                self.metrics.llm_failed(type(exc).__name__, exc)
-                log.warning("LLM failed on a script in %s: %s", room.room_id, exc)
-            fallback = len("".join(sent)) < 20
-        if fallback:
-            text = self.template(product, lang, context, len(prev))
-            rw = self.gate.rewrite(text, category=product.category)
-            changes += rw.changes
-            sent.append(rw.text)
-            await self.bus.publish(
-                ScriptDelta(room_id=room.room_id, request_id=req.id, sku=product.sku, delta=rw.text)
+        lang: Literal["zh", "en"] = req.language or room.language  # type: ignore[assignment]
+        history = await self._history(room.room_id, product.sku, lang)
+        base = next((o for o in history if o["request_id"] == req.base), None)
+        if req.action != "write" and base is None:
+            log.warning("script %s: no script %s of %s to edit", req.id, req.base, product.sku)
+            return None
+        recent = [o["text"] for o in history][-self.settings.history :]
+        said = Said(Repeats(s for text in recent for s in sentences(text)))
+        if base is not None:
+            plan = Plan.model_validate(base["plan"])
+            kept = [ScriptSection.model_validate(s) for s in base["sections"]]
+        else:
+            plan = build_plan(
+                product,
+                room.catalog.shop,
+                lang=lang,
+                style=req.style,
+                target_chars=self.target_chars(req.seconds, lang),
+                turn=Plan.model_validate(history[-1]["plan"]).next_turn if history else Rotation(),
+                model_sections=self.settings.model_sections if self.llm is not None else 0,
             )
-        text = "".join(sent)
+            kept = []
+        started = time.monotonic()
+        sections = await self._sections(room, req, product, plan, kept, said)
+        return await self._finish(room, req, product, plan, sections, said, recent, started)
+
+    async def _sections(
+        self,
+        room: RoomContext,
+        req: ScriptRequest,
+        product: Product,
+        plan: Plan,
+        kept: list[ScriptSection],
+        said: Said,
+    ) -> list[ScriptSection]:
+        """Each section of the plan in order: kept as it was, dropped (shorten), or written."""
+        note = await self._context(room, plan.language) if req.action == "write" else ""
+        name = short_name(product, plan.language)
+        middle = [i for i, s in enumerate(plan.sections) if s.kind in ("point", "proof")]
+        tail = sum(len(s.fallback) for s in plan.sections if s.kind in ("price", "cta"))
+        out: list[ScriptSection] = []
+        for i, section in enumerate(plan.sections):
+            old = next((k for k in kept if k.index == i), None)
+            if req.action == "shorten":
+                if old is not None and (i not in middle or middle.index(i) < _SHORT_KEEP):
+                    out.append(old)
+                continue
+            if old is not None and (req.action != "regenerate" or req.section != i):
+                out.append(old)
+                said.repeats.add(old.text)
+                continue
+            if old is not None:
+                said.repeats.add(old.text)  # the new version must differ from the old one
+            elif i in middle:
+                ahead = self._length(out) + tail + plan.expected_chars(section) // 2
+                if ahead >= plan.target_chars:
+                    continue  # long enough: the rest of the card waits for the next script
+                said.planned.append(i)
+            texts: list[str] = []
+            async for text in self._section(room, req, product, plan, section, name, note, said):
+                texts.append(text)
+                await self.bus.publish(
+                    ScriptDelta(
+                        room_id=room.room_id,
+                        request_id=req.id,
+                        sku=product.sku,
+                        delta=text,
+                        section=i,
+                    )
+                )
+            if section.by_model:
+                note = ""  # the room's context goes to the first part the model phrases
+            if texts:
+                out.append(ScriptSection(index=i, kind=section.kind, text="".join(texts)))
+            elif old is not None:
+                out.append(old)  # nothing new passed the checks: the host keeps the old words
+        return out
+
+    async def _section(
+        self,
+        room: RoomContext,
+        req: ScriptRequest,
+        product: Product,
+        plan: Plan,
+        section: Section,
+        name: str,
+        note: str,
+        said: Said,
+    ) -> AsyncIterator[str]:
+        llm: LLM | None = self.llm
+        composer = self._composer(room, product)
+        kw: dict[str, Any] = {
+            "name": name,
+            "note": note,
+            "said": said,
+            "room_id": f"{room.room_id}/script",
+            "first_timeout": self.settings.first_token_timeout_s,
+            "total_timeout": self.settings.section_timeout_s,
+        }
+        try:
+            async for text in composer.section(llm, plan, section, **kw):
+                yield text
+        except LLMUnavailable as exc:
+            self.metrics.llm_failed(type(exc).__name__, exc)
+            log.warning("LLM failed on a script section in %s: %s", room.room_id, exc)
+            async for text in composer.section(None, plan, section, **kw):
+                yield text
+
+    @staticmethod
+    def _length(sections: list[ScriptSection]) -> int:
+        return sum(len(s.text) for s in sections)
+
+    async def _finish(
+        self,
+        room: RoomContext,
+        req: ScriptRequest,
+        product: Product,
+        plan: Plan,
+        sections: list[ScriptSection],
+        said: Said,
+        recent: list[str],
+        started: float,
+    ) -> Script:
+        joiner = " " if plan.language == "en" else ""
+        text = joiner.join(s.text for s in sections)
         await audit(
             self.store,
             room.room_id,
-            Rewrite(text=text, changes=changes),
+            Rewrite(text=text, changes=said.changes),
             source="script",
             ref=req.id,
         )
-        self.metrics.compliance_changes.labels("script").inc(len(changes))
+        self.metrics.compliance_changes.labels("script").inc(len(said.changes))
+        fallback = said.by_model == 0 and req.action == "write"
         script = Script(
             room_id=room.room_id,
             request_id=req.id,
             sku=product.sku,
             text=text,
-            style=req.style,
+            style=plan.style,
             fallback=fallback,
+            sections=sections,
+            base=req.base,
         )
         await self.bus.publish(script)
-        body = script.model_dump(mode="json") | {"overlap": containment(text, prev)}
+        if req.action == "write":  # an edit keeps its base's place in the rotation
+            plan = plan.model_copy(update={"next_turn": plan.after(said.planned)})
+        body = script.model_dump(mode="json") | {
+            "plan": plan.model_dump(mode="json"),
+            "overlap": containment(text, recent),
+            "rejected": said.rejected,
+            "compliance_changes": len(said.changes),
+            "seconds_taken": round(time.monotonic() - started, 3),
+        }
         await self.store.add_output(room.room_id, "script", body, ref=req.id)
         self.metrics.scripts.labels(str(fallback).lower()).inc()
         return script
-
-    async def _llm_script(
-        self,
-        room: RoomContext,
-        req: ScriptRequest,
-        product: Product,
-        lang: str,
-        context: str,
-        prev: list[str],
-        changes: list[Change],
-        sent: list[str],
-    ) -> None:
-        assert self.llm is not None
-        s = self.llm_settings
-        allowed = {str(n) for n in (room.vision.counts.values() if room.vision else [])}
-        msgs = self._messages(product, lang, req.style, req.seconds, context, prev)
-        max_tokens = min(self.settings.max_tokens, req.seconds * 6)
-        buf = ""
-        try:
-            async for clause in guarded_clauses(
-                self.llm,
-                msgs,
-                source=catalog_numbers_text(room.catalog, product) + context,
-                gate=self.gate,
-                category=product.category,
-                changes=changes,
-                max_tokens=max_tokens,
-                room_id=f"{room.room_id}/script",
-                first_timeout=self.settings.first_token_timeout_s,
-                total_timeout=max(s.timeout_s, req.seconds * 2.0),
-                allowed_extra=allowed,
-                allowed_prices=catalog_prices(room.catalog, product),
-                temperature=0.8,
-            ):
-                buf += clause
-                done = sentences(buf)
-                if not done or buf.rstrip()[-1:] not in "。！？!?.":
-                    continue
-                buf = ""
-                for sentence in done:
-                    sentence = _MARKUP.sub("", sentence).strip()
-                    if not sentence or _META.search(sentence):
-                        continue  # markup or talk about the prompt, not a line to say
-                    if prev and containment(sentence, prev) > self.settings.max_overlap:
-                        continue  # a sentence the previous scripts already said
-                    sent.append(sentence)
-                    await self.bus.publish(
-                        ScriptDelta(
-                            room_id=room.room_id, request_id=req.id, sku=product.sku, delta=sentence
-                        )
-                    )
-        except FactMismatch as exc:
-            self.metrics.guard_rejections.inc()
-            log.warning("fact guard stopped a script in %s: %s", room.room_id, exc)
-            return  # the unfinished sentence goes with the bad clause
-        tail = _MARKUP.sub("", buf).strip()
-        if tail and not sent and not _META.search(tail):  # an unfinished sentence only if alone
-            sent.append(tail)
-            await self.bus.publish(
-                ScriptDelta(room_id=room.room_id, request_id=req.id, sku=product.sku, delta=tail)
-            )

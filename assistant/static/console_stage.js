@@ -1,17 +1,11 @@
-// The console's stage panel (what vision reads, with boxes on the frame) and script panel.
-import { api, h, newId, price, roomPath } from "/static/common.js";
+// The console's stage panel (what vision reads, with boxes on the frame); the script panel lives
+// in console_scripts.js and is re-exported from here.
+import { api, h, price, roomPath } from "/static/common.js";
+import { fillSelect } from "/static/console_scripts.js";
+
+export { Scripts } from "/static/console_scripts.js";
 
 const $ = (id) => document.getElementById(id);
-
-// ``first`` names an i18n key for a leading "no choice" option.
-function fillSelect(select, products, first) {
-  const keep = select.value;
-  select.replaceChildren(
-    ...(first ? [h("option", { value: "", "data-i18n": first }, "")] : []),
-    ...products.map((p) => h("option", { value: p.sku }, `${p.sku} · ${p.title}`)),
-  );
-  if ([...select.options].some((o) => o.value === keep)) select.value = keep;
-}
 
 export class Stage {
   constructor(t) {
@@ -123,81 +117,5 @@ export class Stage {
       this.queued = null;
       if (next) this.draw(next);
     }
-  }
-}
-
-export class Scripts {
-  constructor(t, send) {
-    this.t = t;
-    this.send = send;
-    this.scripts = new Map(); // request id -> {text, done, fallback}
-    this.current = null;
-    $("script-go").addEventListener("click", () => this.request());
-    $("script-copy").addEventListener("click", () => this.copy());
-  }
-
-  setCatalog(products) {
-    fillSelect($("script-sku"), products, "onStageOption");
-    $("script-sku").options[0].textContent = this.t("onStageOption");
-  }
-
-  request() {
-    const id = newId();
-    const sku = $("script-sku").value || null;
-    const seconds = Math.min(600, Math.max(10, Number($("script-seconds").value) || 60));
-    const sent = this.send({ type: "script.request", id, sku, style: $("script-style").value, seconds });
-    if (!sent) return;
-    this.current = id;
-    this.scripts.set(id, { text: "", done: false, fallback: false });
-    this.render();
-  }
-
-  async catchUp() {
-    // A script that finished while the socket was down arrives whole from the store.
-    for (const body of await api(`${roomPath("/outputs/script")}?limit=20`)) {
-      const known = this.scripts.get(body.request_id);
-      if (known && !known.done) {
-        Object.assign(known, { text: body.text, done: true, fallback: body.fallback });
-      }
-    }
-    this.render();
-  }
-
-  onEvent(ev) {
-    if (ev.type !== "script.delta" && ev.type !== "script") return false;
-    const known = this.scripts.get(ev.request_id);
-    if (!known) return true; // another console's or the anchor loop's request
-    if (ev.type === "script.delta") {
-      known.text += ev.delta;
-      known.deltas = (known.deltas || 0) + 1;
-    }
-    else Object.assign(known, { text: ev.text, done: true, fallback: ev.fallback });
-    if (ev.request_id === this.current) this.render();
-    return true;
-  }
-
-  render() {
-    const script = this.scripts.get(this.current);
-    if (!script) return;
-    $("script-text").textContent = script.text;
-    const state = $("script-state");
-    state.dataset.state = script.done ? "done" : "streaming";
-    state.dataset.deltas = String(script.deltas || 0);
-    state.textContent = script.done ? (script.fallback ? this.t("fallback") : this.t("done")) : this.t("streaming");
-  }
-
-  async copy() {
-    const text = $("script-text").textContent;
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch {
-      // Plain http on a LAN address is not a secure context: fall back to a selection.
-      const range = document.createRange();
-      range.selectNodeContents($("script-text"));
-      getSelection().removeAllRanges();
-      getSelection().addRange(range);
-      document.execCommand("copy");
-    }
-    $("script-state").textContent = this.t("copied");
   }
 }

@@ -15,9 +15,13 @@ from assistant.events import (
     HostSay,
     ScheduleSet,
     Script,
+    ScriptDelta,
     ScriptRequest,
     Subtitle,
 )
+from assistant.scripts.approved import Approved
+from avatar.anchor.clock import PlayClock
+from avatar.anchor.feed import ScriptFeed
 from avatar.anchor.fillers import Fillers
 from avatar.anchor.playlist import Playlist
 from avatar.anchor.queue import SpeechQueue, Utterance
@@ -37,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STATE_KEY = "anchor"
 SEQ_RESUME_GAP = 1_000
-EVENT_TYPES = ("script", "answer", "host.say", "schedule.set", "catalog.updated")
+EVENT_TYPES = ("script", "script.delta", "answer", "host.say", "schedule.set", "catalog.updated")
 
 
 class AnchorRoom:
@@ -67,8 +71,10 @@ class AnchorRoom:
         self.current: Utterance | None = None
         self.last_script: str | None = None
         self.last_was_filler, self.spoken = True, 0
-        self._play_end, self._started = 0.0, False
+        self.clock = PlayClock(self.room_id, metrics, settings.gap_limit_s)
         self._pending: dict[str, asyncio.Future[Script]] = {}
+        self.feed = ScriptFeed(self.queue, metrics, settings.repeat_window)
+        self.approved_turns: dict[str, int] = {}
         self._need_script = asyncio.Event()
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -107,6 +113,8 @@ class AnchorRoom:
         self.seq = int(state.get("seq", 0)) + SEQ_RESUME_GAP
         self.spoken = int(state.get("spoken", 0))
         self.last_script = state.get("last_script")
+        self.feed.restore(state.get("recent", []))
+        self.approved_turns = dict(state.get("approved_turns", {}))
         self.playlist = Playlist(self.playlist.catalog, state.get("playlist"))
         self.fillers = Fillers(self._lines, self.settings.script_cache, state.get("fillers"))
         now = asyncio.get_running_loop().time()
@@ -127,6 +135,8 @@ class AnchorRoom:
             "seq": self.seq,
             "spoken": self.spoken,
             "last_script": self.last_script,
+            "recent": list(self.feed.recent),
+            "approved_turns": self.approved_turns,
             "playlist": self.playlist.dump(),
             "fillers": self.fillers.dump(),
             "queue": self.queue.dump(),
@@ -152,6 +162,11 @@ class AnchorRoom:
 
     async def _on_event(self, event: Event) -> None:
         now = asyncio.get_running_loop().time()
+        if isinstance(event, ScriptDelta):
+            if self.feed.is_open(event.request_id):
+                self.feed.push(event.request_id, event.sku, event.delta)
+                self._dirty.set()
+            return
         if isinstance(event, Script):
             future = self._pending.get(event.request_id)
             if future is not None and not future.done():
@@ -194,8 +209,18 @@ class AnchorRoom:
                 seconds=self.settings.script_seconds,
                 language=self.language,
             )
+            approved = (await Approved.load(self.store, self.room_id)).pick(
+                sku, self.approved_turns.get(sku, 0)
+            )
+            if approved is not None:  # the host's own words, verbatim, in rotation
+                self.approved_turns[sku] = self.approved_turns.get(sku, 0) + 1
+                self.feed.push(approved.request_id, sku, approved.text, verbatim=True)
+                self.fillers.remember(approved.request_id, sku, split_sentences(approved.text))
+                self._dirty.set()
+                continue
             future: asyncio.Future[Script] = loop.create_future()
             self._pending[request.id] = future
+            self.feed.open(request.id)
             try:
                 await self.bus.publish(request)
                 script = await asyncio.wait_for(future, self.settings.script_timeout_s)
@@ -205,12 +230,10 @@ class AnchorRoom:
                 continue
             finally:
                 self._pending.pop(request.id, None)
-            sentences = split_sentences(script.text)
-            self.fillers.remember(script.id, script.sku, sentences)
-            for i, sentence in enumerate(sentences):
-                self.queue.push(
-                    Utterance(kind="script", source=script.id, index=i, text=sentence, sku=sku)
-                )
+                streamed = self.feed.close(request.id)
+            if not streamed:  # a writer that sends the whole script at once
+                self.feed.push(script.id, sku, script.text)
+            self.fillers.remember(script.id, script.sku, split_sentences(script.text))
             self._dirty.set()
 
     # -- output --------------------------------------------------------------------------------
@@ -229,22 +252,9 @@ class AnchorRoom:
         )
 
     async def _wait_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
-        wait = self._play_end - loop.time() - self.settings.lookahead_s
+        wait = self.clock.ahead(loop.time()) - self.settings.lookahead_s
         if wait > 0:
             await asyncio.sleep(wait)
-
-    def _account(self, duration: float, now: float) -> float:
-        """Advance the playout clock; returns when this audio starts playing for listeners."""
-        if self._started and now > self._play_end:
-            gap = now - self._play_end
-            self.metrics.gap.observe(gap)
-            if gap > self.settings.gap_limit_s:
-                self.metrics.gaps_over_limit.inc()
-                log.warning("anchor room %s fell silent for %.1fs", self.room_id, gap)
-        start = max(now, self._play_end)
-        self._play_end = start + duration
-        self._started = True
-        return start
 
     async def _speaker(self) -> None:
         loop = asyncio.get_running_loop()
@@ -273,7 +283,7 @@ class AnchorRoom:
                     self.metrics.first_audio.observe(loop.time() - began)
                 else:
                     await self._wait_buffer(loop)
-                start = self._account(chunk.duration, loop.time())
+                start = self.clock.account(chunk.duration, loop.time())
                 if first:
                     first = False
                     self._answered(utt, start)

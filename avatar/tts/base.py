@@ -32,6 +32,9 @@ class TTS(Protocol):
         """Yield PCM16 chunks as soon as each clause is ready; raises SynthesisFailed."""
         ...
 
+    async def warmup(self, text: str = "你好") -> None:
+        """Load the voices now, so the first utterance is not late."""
+
     async def close(self) -> None: ...
 
 

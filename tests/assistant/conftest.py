@@ -62,7 +62,7 @@ class Harness:
         async def record(event: Event) -> None:
             self.events.append(event)
 
-        types = ["answer.delta", "answer", "script.delta", "script"]
+        types = ["answer.delta", "answer", "script.delta", "script", "script.approved"]
         await self.bus.on(room_id, record, types)
         info = RoomInfo(room_id=room_id, title="t", mode="host", language=language, catalog=catalog)
         await self.stage.open_room(info)

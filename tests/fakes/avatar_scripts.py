@@ -8,6 +8,8 @@ import random
 from assistant.bus import EventBus
 from assistant.events import Event, Script, ScriptDelta, ScriptRequest
 
+_WORDS = "春夏秋冬山水花鸟云雨风雪金木火土日月星辰江河湖海松竹梅兰琴棋书画诗酒茶"
+
 
 class FakeScriptWriter:
     """Replies after ``delay`` seconds (virtual time in soak tests); ``stall(p)`` makes a share
@@ -45,16 +47,20 @@ class FakeScriptWriter:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _sentence(self) -> str:
+        """A sentence unlike the others, as a real writer's are (the anchor skips repeats)."""
+        return "".join(self.rng.choice(_WORDS) for _ in range(6)) + "。"
+
     async def _reply(self, req: ScriptRequest) -> None:
         await asyncio.sleep(self.rng.uniform(*self.delay))
         n = len(self.scripts)
-        text = "".join(
-            f"第{n}号讲解，商品{req.sku}的第{i}个卖点，品质很好，欢迎选购。"
-            for i in range(self.sentences)
-        )
-        await self.bus.publish(
-            ScriptDelta(room_id=self.room_id, request_id=req.id, sku=req.sku, delta=text[:10])
-        )
+        said = [f"第{n}号讲解，{self._sentence()}"]
+        said += [self._sentence() for _ in range(self.sentences - 1)]
+        for sentence in said:  # one delta per checked sentence, as the real writer streams
+            await self.bus.publish(
+                ScriptDelta(room_id=self.room_id, request_id=req.id, sku=req.sku, delta=sentence)
+            )
+        text = "".join(said)
         script = Script(
             room_id=self.room_id, request_id=req.id, sku=req.sku, text=text, style=req.style
         )

@@ -33,6 +33,7 @@ class FakeTTS:
         self.hang_marker = hang_marker
         self.calls = 0
         self.closed = False
+        self.warmed = 0
 
     def seconds(self, text: str) -> float:
         return max(0.5, len(text) * self.seconds_per_char)
@@ -51,6 +52,9 @@ class FakeTTS:
             n = min(step, remaining)
             remaining -= n
             yield PcmChunk(bytes(2 * n), self.sample_rate, text)
+
+    async def warmup(self, text: str = "你好") -> None:
+        self.warmed += 1
 
     async def close(self) -> None:
         self.closed = True

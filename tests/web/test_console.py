@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +17,7 @@ from playwright.async_api import Browser, Page
 
 from assistant.__main__ import ensure_demo_rooms
 from assistant.catalog import Catalog, FaqItem
-from assistant.events import Answer, ChatAccepted, Recommendation, VisionUpdate
+from assistant.events import Answer, ChatAccepted, Recommendation, ScriptApproved, VisionUpdate
 from assistant.llm.settings import LLMSettings
 from assistant.rooms import RoomCreated
 from tests.conftest import DEMO_CATALOG, create_room, make_settings, ws_url
@@ -126,6 +128,123 @@ async def test_script_streams_into_the_panel(service: Service, browser: Browser)
     )
     stored = [s for s in resp.json() if s["sku"] == product.sku]
     assert stored and await page.text_content("#script-text") == stored[-1]["text"]
+    errors.check()
+
+
+async def shown_script(page: Page, before: str | None) -> str:
+    """Wait until the panel shows, section by section, a finished script other than ``before``."""
+    await page.wait_for_function(
+        """before => {
+            const list = document.getElementById("script-sections");
+            const done = document.getElementById("script-state").dataset.state === "done";
+            const shown = list.dataset.requestId;
+            return done && !list.hidden && Boolean(shown) && shown !== before;
+        }""",
+        arg=before,
+        timeout=150_000,
+    )
+    shown = await page.get_attribute("#script-sections", "data-request-id")
+    assert shown
+    return shown
+
+
+async def stored_script(service: Service, request_id: str) -> dict[str, Any]:
+    """The script as the server stored it (it is stored just after the page receives it)."""
+    path = f"/v1/rooms/{service.room.room_id}/outputs/script?limit=50"
+    for _ in range(50):
+        resp = await service.http.get(path, headers=service.auth())
+        found: list[dict[str, Any]] = [s for s in resp.json() if s["request_id"] == request_id]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"script {request_id} was never stored")
+
+
+def sections_of(script: dict[str, Any]) -> list[tuple[int, str, str]]:
+    return [(s["index"], s["kind"], s["text"]) for s in script["sections"]]
+
+
+async def shown_sections(page: Page) -> list[tuple[int, str, str]]:
+    rows = await page.locator("#script-sections li").evaluate_all(
+        "ns => ns.map(n => [Number(n.dataset.index), n.dataset.kind,"
+        " n.querySelector('.section-text').textContent])"
+    )
+    return [(i, kind, text) for i, kind, text in rows]
+
+
+async def test_script_steering_rewrites_shortens_approves_and_restyles(
+    service: Service, browser: Browser
+) -> None:
+    page, errors = await open_page(browser, service.console())
+    await page.wait_for_selector("#conn[data-state=open]")
+    await page.wait_for_selector('dd[data-health="llm"].ok', timeout=120_000)
+    product = CATALOG.products[8]
+    before = await page.get_attribute("#script-sections", "data-request-id")
+    await page.select_option("#script-sku", product.sku)
+    await page.select_option("#script-style", "energetic")
+    await page.fill("#script-seconds", "60")
+    await page.click("#script-go")
+    first_id = await shown_script(page, before)
+    first = await stored_script(service, first_id)
+    assert first["sku"] == product.sku and first["base"] is None
+    assert await shown_sections(page) == sections_of(first)
+    labels = await page.locator("#script-sections .kind").all_text_contents()
+    assert len(labels) == len(first["sections"]) and all(not label.isascii() for label in labels)
+    middle = [s for s in first["sections"] if s["kind"] in ("point", "proof")]
+    assert len(middle) > 2, f"too short a script to shorten: {first['sections']}"
+
+    # Rewrite one selling point or proof: a new script, every other section word for word.
+    target = middle[0]["index"]
+    await page.click(f'#script-sections li[data-index="{target}"] button.rewrite')
+    rewritten_id = await shown_script(page, first_id)
+    rewritten = await stored_script(service, rewritten_id)
+    assert rewritten["base"] == first_id and rewritten["sku"] == product.sku
+    old = {i: text for i, _, text in sections_of(first)}
+    new = {i: text for i, _, text in sections_of(rewritten)}
+    assert new.keys() == old.keys()
+    assert {i: t for i, t in new.items() if i != target} == {
+        i: t for i, t in old.items() if i != target
+    }
+    assert await shown_sections(page) == sections_of(rewritten)
+
+    # Shorten the rewritten script.
+    await page.click("#script-shorten")
+    short_id = await shown_script(page, rewritten_id)
+    short = await stored_script(service, short_id)
+    assert short["base"] == rewritten_id and short["sku"] == product.sku
+    assert len(short["text"]) < len(rewritten["text"])
+    assert await shown_sections(page) == sections_of(short)
+    assert await page.text_content("#script-text") == short["text"]
+
+    # Approve it: the mark shows once the server's script.approved reaches the page; withdraw.
+    async with room_client(ws_url(service.url, service.room, "host")) as host:
+        assert await page.locator("#script-approved").is_hidden()
+        await page.click("#script-approve")
+        approved = await host.expect("script.approved", timeout=15)
+        assert isinstance(approved, ScriptApproved)
+        assert (approved.request_id, approved.sku, approved.approved) == (
+            short_id,
+            product.sku,
+            True,
+        )
+        await page.wait_for_selector("#script-approved:not([hidden])", timeout=10_000)
+        assert await page.get_attribute("#script-approve", "aria-pressed") == "true"
+        await screenshot(page, "console-script.png")
+        await page.click("#script-approve")
+        withdrawn = await host.expect("script.approved", timeout=15)
+        assert isinstance(withdrawn, ScriptApproved)
+        assert (withdrawn.request_id, withdrawn.approved) == (short_id, False)
+        await page.wait_for_selector("#script-approved", state="hidden", timeout=10_000)
+
+    # Another style: a fresh script of the same product, not an edit.
+    await page.click('#script-restyle button[data-style="gentle"]')
+    styled_id = await shown_script(page, short_id)
+    styled = await stored_script(service, styled_id)
+    assert (styled["sku"], styled["style"], styled["base"]) == (product.sku, "gentle", None)
+    assert await shown_sections(page) == sections_of(styled)
+    assert await page.get_attribute('#script-restyle [data-style="gentle"]', "aria-pressed") == (
+        "true"
+    )
     errors.check()
 
 
