@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from assistant.answers.facts import catalog_numbers_text, catalog_prices
+from assistant.answers.facts import catalog_numbers_text
 from assistant.answers.metrics import BrainMetrics
 from assistant.answers.room import RoomContext
 from assistant.bus.memory import MemoryBus
@@ -30,7 +30,7 @@ from assistant.llm.models import model_path
 from assistant.llm.settings import ScriptSettings
 from assistant.plugins import RoomInfo
 from assistant.scripts import quality
-from assistant.scripts.checks import backing_text, sentences, warm
+from assistant.scripts.checks import backed_prices, backing_text, sentences, warm
 from assistant.scripts.writer import ScriptWriter
 from assistant.stage import StageOwner
 from assistant.store import Store
@@ -175,27 +175,34 @@ def summarise(
     by_product: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for run in runs:
         by_product[(run.product.sku, run.lang)].append(run)
-    across: dict[str, list[float]] = defaultdict(list)
-    coverages: list[float] = []
+    across: dict[tuple[str, str], list[float]] = defaultdict(list)
+    coverages: dict[str, list[float]] = defaultdict(list)
     for seq in by_product.values():
         texts = [r.text for r in seq]
         for k, run in enumerate(seq[1:], start=1):
-            across[run.style].append(quality.repeated_across(texts[max(0, k - 4) : k + 1]))
+            across[(run.style, run.lang)].append(
+                quality.repeated_across(texts[max(0, k - 4) : k + 1])
+            )
         last3 = texts[-3:]
         points = key_points(seq[0].product)
-        coverages.append(
+        coverages[seq[0].lang].append(
             quality.coverage(points, last3)
             if seq[0].lang == "zh"
             else en_coverage(embedder, points, last3)
         )
     shop = {sku: c.shop for c in catalogs.values() for sku in (p.sku for p in c.products)}
 
-    def figures(group: list[Run], style: str | None) -> dict[str, Any]:
+    def figures(group: list[Run], style: str | None, lang: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"scripts": len(group)}
         out["repeated_sentence_rate_within"] = statistics.mean(
             quality.repeated_within(r.text) for r in group
         )
-        pool = [x for s, xs in across.items() if style in (None, s) for x in xs]
+        pool = [
+            x
+            for (s, g), xs in across.items()
+            if style in (None, s) and lang in (None, g)
+            for x in xs
+        ]
         out["repeated_sentence_rate_across"] = statistics.mean(pool) if pool else 0.0
         out["distinct_2"] = statistics.mean(quality.distinct_2(r.text) for r in group)
         sources = [
@@ -211,12 +218,21 @@ def summarise(
             quality.unbacked_numbers(
                 r.text,
                 src,
-                catalog_prices(Catalog(products=[r.product]), r.product),
+                backed_prices(r.product, shop[r.product.sku]),
                 {str(r.product.link)},
             )
             for r, src in sources
         )
         out["unbacked_entities"] = sum(quality.unbacked_names(r.text, src) for r, src in sources)
+        out["unbacked_examples"] = [
+            {"sku": r.product.sku, "lang": r.lang, "sentence": sentence}
+            for r, src in sources
+            for sentence in sentences(r.text)
+            if quality.unbacked_names(sentence, src)
+            or quality.unbacked_numbers(
+                sentence, src, backed_prices(r.product, shop[r.product.sku]), {str(r.product.link)}
+            )
+        ][:10]
         out["compliance_hits"] = sum(r.body.get("compliance_changes", 0) for r in group)
         out["compliance_in_speech"] = sum(
             quality.compliance_terms(r.text, gate, r.product.category) for r in group
@@ -231,9 +247,13 @@ def summarise(
         return out
 
     per_style = {s: figures([r for r in runs if r.style == s], s) for s in STYLES}
+    per_language = {}
+    for lang in LANGS:
+        per_language[lang] = figures([r for r in runs if r.lang == lang], None, lang)
+        per_language[lang]["selling_point_coverage"] = statistics.mean(coverages[lang])
     total = figures(runs, None)
-    total["selling_point_coverage"] = statistics.mean(coverages)
-    return {"per_style": per_style, **total}
+    total["selling_point_coverage"] = statistics.mean(c for cs in coverages.values() for c in cs)
+    return {"per_style": per_style, "per_language": per_language, **total}
 
 
 async def quality_runs(rig: Rig, products: list[tuple[str, Product]], seconds: int) -> list[Run]:
@@ -349,6 +369,7 @@ async def main() -> None:
             if kept:
                 figures["heldout"] = summarise(kept, cps, args.seconds, embedder, gate, catalogs)
                 figures["heldout"].pop("per_style")
+                figures["heldout"].pop("per_language")
             figures["sweep_s"] = round(time.monotonic() - started, 1)
             if model is not None and args.speed_runs:
                 anchor = await with_anchor(rig, store, model, tts)
@@ -358,7 +379,10 @@ async def main() -> None:
             else:
                 figures.update(timing(runs))
             results[name] = figures
-            print(name, {k: v for k, v in figures.items() if k != "per_style"})
+            print(
+                name, {k: v for k, v in figures.items() if k not in ("per_style", "per_language")}
+            )
+            print(f"  per language {figures['per_language']}")
     if llm is not None:
         await llm.close()
     await tts.close()

@@ -9,7 +9,9 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from assistant.catalog import Product, ShopInfo
+from assistant.answers.facts import catalog_prices
+from assistant.answers.guard import prices
+from assistant.catalog import Catalog, Product, ShopInfo
 
 _SENTENCE = re.compile(r".+?(?:[。！？!?…]+|\.(?=\s|$|[\u3400-\u9fff])|\n|$)", re.S)
 _CLAUSE = re.compile(r"[^，,;；。！？!?…\n]+")
@@ -116,6 +118,13 @@ def backing_text(product: Product, shop: ShopInfo) -> str:
     parts += [f"{f.q} {f.a}" for f in product.faq]
     parts += [str(v) for v in shop.model_dump().values()]
     return "\n".join(parts)
+
+
+def backed_prices(product: Product, shop: ShopInfo) -> set[str]:
+    """Money a script may state: the price, list price and saving, and amounts the card or the
+    shop states (a spare part's price in an FAQ, a free-shipping threshold)."""
+    own = catalog_prices(Catalog(products=[product]), product)
+    return own | prices(backing_text(product, shop))
 
 
 @cache

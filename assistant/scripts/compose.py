@@ -37,6 +37,10 @@ _ASK = {
     "point": ("讲这个卖点", "present this selling point"),
     "proof": ("用这条资料让观众放心", "use this fact to reassure viewers"),
     "hook": ("开场，引出商品", "open and introduce the product"),
+    "again": (
+        "换个角度再讲这一点（讲讲怎么用、适合谁，别用原话）",
+        "say this again from a new angle (how it is used, who it suits), not in the same words",
+    ),
 }
 _META = re.compile(
     r"[<>{}#*]|facts|资料|口播|script|prompt|以下是|here is|主播名|\[name\]|风格|style:", re.I
@@ -64,7 +68,7 @@ def system_message(lang: str, style: str) -> Message:
 
 
 def section_messages(plan: Plan, section: Section, name: str, note: str) -> list[Message]:
-    zh, en = _ASK[section.kind if section.kind in _ASK else "point"]
+    zh, en = _ASK["again" if section.again else section.kind]
     facts = "；".join(section.facts)
     if plan.language == "zh":
         user = f"商品：{name}\n{note}这一段{zh}：{facts}\n写一到两句，四十字以内。"

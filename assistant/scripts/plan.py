@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel
 
 from assistant.answers.facts import short_name
 from assistant.catalog import Product, ShopInfo
 
-T = TypeVar("T")
 SectionKind = Literal["hook", "point", "proof", "price", "cta"]
 # What each style leans on between the hook and the price: selling points or proof from the card.
 _MIDDLE = {
@@ -78,14 +77,17 @@ class Section(BaseModel):
     facts: list[str]
     fallback: str
     by_model: bool  # the model phrases it; the code states the hook, the price and the call
+    line: int | None = None  # which card line a point or proof says
+    again: bool = False  # said in an earlier round: the model says it from a new angle
 
 
 class Rotation(BaseModel):
-    """Where a product's next script starts: its count, and the next selling point and proof."""
+    """Where a product's next script starts: how many came before, and which card lines the
+    current round of its scripts has said (indices into points, then attributes, then FAQ)."""
 
     scripts: int = 0
-    point: int = 0
-    proof: int = 0
+    said: list[int] = []
+    rounds: int = 0  # times the product's scripts have said the whole card
 
 
 class Plan(BaseModel):
@@ -100,14 +102,18 @@ class Plan(BaseModel):
     turn: Rotation = Rotation()
     next_turn: Rotation = Rotation()
 
-    def after(self, said: list[int]) -> Rotation:
-        """Where the product's next script starts, given the sections this one said."""
-        kinds = [self.sections[i].kind for i in said]
-        return Rotation(
-            scripts=self.turn.scripts + 1,
-            point=self.turn.point + kinds.count("point"),
-            proof=self.turn.proof + kinds.count("proof"),
-        )
+    def after(self, said: list[int], lines: int) -> Rotation:
+        """Where the product's next script starts, given the sections this one said; once a
+        round has said all ``lines`` of the card, the next round starts."""
+        now = [line for i in said if (line := self.sections[i].line) is not None]
+        round_, rounds = set(self.turn.said), self.turn.rounds
+        for line in now:
+            if line in round_ and len(round_) >= lines:
+                round_, rounds = set(), rounds + 1
+            round_.add(line)
+        if lines and len(round_) >= lines:
+            round_, rounds = set(), rounds + 1
+        return Rotation(scripts=self.turn.scripts + 1, said=sorted(round_), rounds=rounds)
 
     def expected_chars(self, section: Section) -> int:
         """About how long a section comes out: the model's usual length, or the code's own."""
@@ -118,20 +124,17 @@ def _num(x: float) -> str:
     return f"{x:g}" if x != int(x) else str(int(x))
 
 
-def _rotate(items: list[T], start: int) -> list[T]:
-    if not items:
-        return []
-    k = start % len(items)
-    return items[k:] + items[:k]
-
-
-def _proofs(product: Product, lang: str) -> list[tuple[str, str]]:
-    """Card lines that back a claim, each with the code's own sentence: attributes, then FAQ."""
-    attrs = [
-        (f"{k}：{v}", f"{k}: {v}." if lang == "en" else f"{k}是{v}。")
+def card_lines(product: Product, lang: str) -> list[tuple[SectionKind, str, str]]:
+    """Every line a script can say about the product, with the code's own sentence for it:
+    selling points, then attributes, then FAQ answers."""
+    lines: list[tuple[SectionKind, str, str]] = [
+        ("point", p, _sentence(p, lang)) for p in product.selling_points
+    ]
+    lines += [
+        ("proof", f"{k}：{v}", f"{k}: {v}." if lang == "en" else f"{k}是{v}。")
         for k, v in product.attributes.items()
     ]
-    return attrs + [(f"{f.q} {f.a}", f.a) for f in product.faq]
+    return lines + [("proof", f"{f.q} {f.a}", f.a) for f in product.faq]
 
 
 def _sentence(text: str, lang: str) -> str:
@@ -159,6 +162,18 @@ def _cta(product: Product, shop: ShopInfo, lang: str, turn: int) -> str:
     return _sentence(_CTA_SHOP[lang].format(how=how), lang) if how else ""
 
 
+def _by_style(lines: list[tuple[SectionKind, str, str]], ids: list[int], style: str) -> list[int]:
+    """``ids`` interleaved as the style leans: energetic on points, professional on proof."""
+    queues = {k: [i for i in ids if lines[i][0] == k] for k in ("point", "proof")}
+    pattern = _MIDDLE.get(style, _MIDDLE["energetic"])
+    out: list[int] = []
+    while queues["point"] or queues["proof"]:
+        kind = pattern[len(out) % len(pattern)]
+        queue = queues[kind] or queues["proof" if kind == "point" else "point"]
+        out.append(queue.pop(0))
+    return out
+
+
 def build_plan(
     product: Product,
     shop: ShopInfo,
@@ -169,12 +184,16 @@ def build_plan(
     turn: Rotation,
     model_sections: int,
 ) -> Plan:
-    """Up to ``MAX_MIDDLE`` points and proofs between the hook and the price. ``turn`` says where
-    the product's earlier scripts left off, so successive scripts cover the whole card; the model
-    phrases the first ``model_sections`` of them, the code states the rest from the card."""
+    """Up to ``MAX_MIDDLE`` points and proofs between the hook and the price. ``turn`` says which
+    lines the product's earlier scripts said, so successive scripts cover the whole card. The
+    model phrases the first ``model_sections`` of them (and any the code cannot say in this
+    language); the code states the rest from the card."""
     name = short_name(product, lang)
-    points = [(p, _sentence(p, lang)) for p in _rotate(product.selling_points, turn.point)]
-    proofs = _rotate(_proofs(product, lang), turn.proof)
+    lines = card_lines(product, lang)
+    fresh = [i for i in range(len(lines)) if i not in set(turn.said)]
+    # The round's unsaid lines first, then the next round's, each in the style's order.
+    order = [(i, turn.rounds > 0) for i in _by_style(lines, fresh, style)]
+    order += [(i, True) for i in _by_style(lines, sorted(turn.said), style)]
     n = turn.scripts
     sections = [
         Section(
@@ -184,18 +203,22 @@ def build_plan(
             by_model=False,
         )
     ]
-    pattern = _MIDDLE.get(style, _MIDDLE["energetic"])
-    for i in range(MAX_MIDDLE):
-        kind = pattern[i % len(pattern)]
-        source = points if kind == "point" else proofs
-        if not source:
-            kind, source = ("proof", proofs) if kind == "point" else ("point", points)
-        if not source:
-            break
-        fact, own = source.pop(0)
+    for i, (line, again) in enumerate(order[:MAX_MIDDLE]):
+        kind, fact, own = lines[line]
         if lang == "en" and not own.isascii():
             own = ""  # a Chinese card line is no sentence for an English voice
-        sections.append(Section(kind=kind, facts=[fact], fallback=own, by_model=i < model_sections))
+        # Said before, the card's own words would repeat: only the model can say it anew.
+        by_model = model_sections > 0 and (i < model_sections or not own or again)
+        sections.append(
+            Section(
+                kind=kind,
+                facts=[fact],
+                fallback=own,
+                by_model=by_model,
+                line=line,
+                again=again,
+            )
+        )
     tail = [("price", _price(product, lang, n)), ("cta", _cta(product, shop, lang, n))]
     sections += [
         Section(kind=kind, facts=[text], fallback=text, by_model=False)

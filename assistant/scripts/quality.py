@@ -37,11 +37,12 @@ def repeated_across(scripts: list[str], window: int = 5) -> float:
 
 
 def _bigrams(text: str) -> list[str]:
+    """Word bigrams for English, character bigrams otherwise; a one-word text is its word."""
     if text.isascii():
         words = _WORD.findall(text.casefold())
-        return [f"{a} {b}" for a, b in itertools.pairwise(words)]
+        return [f"{a} {b}" for a, b in itertools.pairwise(words)] or words
     t = norm(text)
-    return [t[i : i + 2] for i in range(len(t) - 1)]
+    return [t[i : i + 2] for i in range(len(t) - 1)] or ([t] if t else [])
 
 
 def distinct_2(text: str) -> float:
@@ -51,8 +52,15 @@ def distinct_2(text: str) -> float:
 
 
 def covered(point: str, text: str) -> bool:
+    """Whether ``text`` says ``point``: compared in the point's own units (English words or
+    characters), so "500ml" is found in a Chinese sentence."""
     want = set(_bigrams(point))
-    return bool(want) and len(want & set(_bigrams(text))) / len(want) >= COVERED
+    if point.isascii():
+        words = _WORD.findall(text.casefold())
+        have = {f"{a} {b}" for a, b in itertools.pairwise(words)} | set(words)
+    else:
+        have = set(_bigrams(text))
+    return bool(want) and len(want & have) / len(want) >= COVERED
 
 
 def coverage(points: list[str], texts: list[str]) -> float:

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from assistant.answers.facts import catalog_numbers_text, catalog_prices, short_name
+from assistant.answers.facts import catalog_numbers_text, short_name
 from assistant.answers.part import BrainPart
 from assistant.answers.prompts import sanitize
 from assistant.answers.room import RoomContext
@@ -25,9 +25,15 @@ from assistant.events import (
 from assistant.llm.base import LLM, LLMUnavailable
 from assistant.llm.settings import ScriptSettings
 from assistant.scripts.approved import Approved, ApprovedScript
-from assistant.scripts.checks import Repeats, backing_text, containment, sentences
+from assistant.scripts.checks import (
+    Repeats,
+    backed_prices,
+    backing_text,
+    containment,
+    sentences,
+)
 from assistant.scripts.compose import Composer, Said, system_message
-from assistant.scripts.plan import Plan, Rotation, Section, build_plan
+from assistant.scripts.plan import Plan, Rotation, Section, build_plan, card_lines
 
 log = logging.getLogger(__name__)
 _SPECS = ("尺寸规格", "the size and specs")
@@ -94,7 +100,7 @@ class ScriptWriter(BrainPart[ScriptSettings]):
             self.gate,
             category=product.category,
             source=catalog_numbers_text(room.catalog, product) + "\n" + backing_text(product, shop),
-            prices=catalog_prices(room.catalog, product),
+            prices=backed_prices(product, shop),
             extra_numbers={str(n) for n in counts} | {str(product.link or "")},
         )
 
@@ -275,7 +281,11 @@ class ScriptWriter(BrainPart[ScriptSettings]):
         )
         await self.bus.publish(script)
         if req.action == "write":  # an edit keeps its base's place in the rotation
-            plan = plan.model_copy(update={"next_turn": plan.after(said.planned)})
+            plan = plan.model_copy(
+                update={
+                    "next_turn": plan.after(said.planned, len(card_lines(product, plan.language)))
+                }
+            )
         body = script.model_dump(mode="json") | {
             "plan": plan.model_dump(mode="json"),
             "overlap": containment(text, recent),

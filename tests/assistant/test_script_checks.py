@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, FaqItem
 from assistant.compliance import ComplianceGate
 from assistant.scripts import quality
-from assistant.scripts.checks import Repeats, backing_text, sentences, unbacked_entities
+from assistant.scripts.checks import (
+    Repeats,
+    backed_prices,
+    backing_text,
+    sentences,
+    unbacked_entities,
+)
 
 CARD = "西湖龙井 明前特级绿茶 West Lake Longjing 产地 浙江杭州 豆花香明显 双罐密封礼盒"
 
@@ -98,6 +104,7 @@ def test_coverage_is_the_share_of_points_said() -> None:
     texts = ["这款是明前头采的嫩芽。", "喝起来豆花香很明显。"]
     assert quality.coverage(points, texts) == pytest.approx(2 / 3)
     assert quality.coverage([], texts) == 1.0
+    assert quality.coverage(["500ml", "320g"], ["容量是500ml。"]) == 0.5
 
 
 def test_unbacked_numbers_and_names_are_counted() -> None:
@@ -107,6 +114,17 @@ def test_unbacked_numbers_and_names_are_counted() -> None:
     assert quality.unbacked_numbers("今天只要9.9元，送3罐。", CARD, prices, set()) == 2
     assert quality.unbacked_names("我叫小明。这款茶产自浙江杭州。", CARD) >= 1
     assert quality.unbacked_names("这款茶产自浙江杭州。", CARD) == 0
+
+
+def test_money_the_card_states_is_backed(catalog: Catalog) -> None:
+    product = catalog.products[0]
+    faq = product.faq + [FaqItem(q="壶身坏了能换吗", a="可以单独买替换壶身，价格39元。")]
+    card = product.model_copy(update={"faq": faq})
+    said = "壶身坏了可以单独买，价格39元。"
+    assert "39" in backed_prices(card, catalog.shop) - backed_prices(product, catalog.shop)
+    source = backing_text(card, catalog.shop)
+    assert quality.unbacked_numbers(said, source, backed_prices(card, catalog.shop), set()) == 0
+    assert quality.unbacked_numbers("只要49元。", source, backed_prices(card, catalog.shop), set()) == 1
 
 
 def test_compliance_terms_left_in_speech(gate: ComplianceGate) -> None:

@@ -100,15 +100,33 @@ async def test_next_script_covers_new_points_and_repeats_nothing(
     h = await harness(llm)
     await h.open("r1", catalog)
     texts, facts = [], []
-    for _ in range(3):
+    for style in ("energetic", "gentle", "professional"):
         before = len(llm.calls)
-        req = await _script(h, "r1", sku=SKU, seconds=30)
+        req = await _script(h, "r1", sku=SKU, seconds=60, style=style)
         texts.append(h.of("script", request_id=req.id)[0].text)
-        facts.append({fact_of(m) for m in llm.calls[before:]})
+        facts.append([fact_of(m) for m in llm.calls[before:]])
     assert quality.repeated_across(texts) == 0
-    assert not facts[0] & facts[1]  # the second script moves on to the card's next lines
+    assert facts[1][0] not in facts[0]  # the second script moves on to the card's next lines
     cup = product(catalog)
-    assert quality.coverage(cup.selling_points, texts) == 1.0
+    card = [*cup.selling_points, *cup.attributes.values()]
+    missing = [c for c in card if not quality.covered(c, "\n".join(texts))]
+    assert not missing, (missing, texts)  # three scripts say the whole card
+    # once the card is said, the model is asked to say a line again in new words
+    assert any("换个角度" in m[-1].content for m in llm.calls)
+
+
+async def test_each_style_leans_on_its_part_of_the_card(
+    harness: HarnessFactory, catalog: Catalog
+) -> None:
+    h = await harness(ScriptedLLM(echo))
+    for style in ("energetic", "professional"):
+        await h.open(style, catalog)
+    first = {}
+    for style in ("energetic", "professional"):
+        req = await _script(h, style, sku=SKU, style=style)
+        sections = h.of("script", request_id=req.id)[0].sections
+        first[style] = [s.kind for s in sections if s.kind in ("point", "proof")][:3]
+    assert first["energetic"].count("point") > first["professional"].count("point")
 
 
 async def test_invented_names_numbers_and_roles_are_not_spoken(
