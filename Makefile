@@ -62,6 +62,7 @@ bench: install redis
 	$(PY) -m bench.recommend
 	$(PY) -m bench.avatar
 	$(PY) -m bench.assistant
+	$(PY) -m bench.scripts
 	$(PY) -m bench.pages
 
 clean:

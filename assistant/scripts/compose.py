@@ -113,10 +113,15 @@ class Composer:
             said.reject("repeat")
             return ""
         rewritten = self.gate.rewrite(fresh, category=self.category)
-        said.changes.extend(rewritten.changes)
         text = rewritten.text.strip()
-        if text:
-            said.repeats.add(text)
+        # The gate's wording, read as a listener hears it, must still be new.
+        parts = sentences(text)
+        if any(said.repeats.is_repeat(p) for p in parts):
+            said.reject("repeat")
+            return ""
+        said.changes.extend(rewritten.changes)
+        for part in parts:
+            said.repeats.add(part)
         return text
 
     async def model_sentences(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -55,6 +56,10 @@ _SHORT_KEEP = 2
 
 
 class ScriptWriter(BrainPart[ScriptSettings]):
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
     async def _context(self, room: RoomContext, lang: str) -> str:
         """What the room shows and asks, as a note for the model's first section."""
         lines: list[str] = []
@@ -135,6 +140,14 @@ class ScriptWriter(BrainPart[ScriptSettings]):
             product = room.catalog.products[0]
         if product is None:
             return None
+        # Two scripts of one product at once would read the same history and say the same lines.
+        lock = self._locks.setdefault((room.room_id, product.sku), asyncio.Lock())
+        async with lock:
+            return await self._write(room, req, product)
+
+    async def _write(
+        self, room: RoomContext, req: ScriptRequest, product: Product
+    ) -> Script | None:
         lang: Literal["zh", "en"] = req.language or room.language  # type: ignore[assignment]
         history = await self._history(room.room_id, product.sku, lang)
         base = next((o for o in history if o["request_id"] == req.base), None)

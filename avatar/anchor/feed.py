@@ -31,6 +31,9 @@ class ScriptFeed:
         self.recent.append(sentence)
         self._said.add(sentence)
 
+    def said_lately(self, sentence: str) -> bool:
+        return self._said.is_repeat(sentence)
+
     def open(self, source: str) -> None:
         self._counts[source] = 0
 

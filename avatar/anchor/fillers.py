@@ -72,7 +72,7 @@ class Fillers:
             self.replay.played += 1
             self.replay_index = 0
             return self._replay_pick()
-        return self._line()
+        return self.line()
 
     def _replay_pick(self) -> Pick:
         assert self.replay is not None
@@ -86,7 +86,8 @@ class Fillers:
             sku=self.replay.sku,
         )
 
-    def _line(self) -> Pick:
+    def line(self) -> Pick:
+        """The next filler line, in turn."""
         i = self.line_turn % len(self.lines)
         self.line_turn += 1
         return Pick(source=f"filler-{i}", index=0, text=self.lines[i], kind="filler")

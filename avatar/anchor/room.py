@@ -15,6 +15,7 @@ from assistant.events import (
     HostSay,
     ScheduleSet,
     Script,
+    ScriptApproved,
     ScriptDelta,
     ScriptRequest,
     Subtitle,
@@ -41,7 +42,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STATE_KEY = "anchor"
 SEQ_RESUME_GAP = 1_000
-EVENT_TYPES = ("script", "script.delta", "answer", "host.say", "schedule.set", "catalog.updated")
+EVENT_TYPES = (
+    "script",
+    "script.delta",
+    "script.approved",
+    "answer",
+    "host.say",
+    "schedule.set",
+    "catalog.updated",
+)
 
 
 class AnchorRoom:
@@ -75,6 +84,7 @@ class AnchorRoom:
         self._pending: dict[str, asyncio.Future[Script]] = {}
         self.feed = ScriptFeed(self.queue, metrics, settings.repeat_window)
         self.approved_turns: dict[str, int] = {}
+        self.approved = Approved()
         self._need_script = asyncio.Event()
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,6 +97,7 @@ class AnchorRoom:
         state = await self.store.state(self.room_id, STATE_KEY)
         if state:
             self._restore(state)
+        self.approved = await Approved.load(self.store, self.room_id)
         self._sub = await self.bus.on(self.room_id, self._on_event, EVENT_TYPES)
         self._need_script.set()
         jobs = {
@@ -172,6 +183,9 @@ class AnchorRoom:
             if future is not None and not future.done():
                 future.set_result(event)
             return
+        if isinstance(event, ScriptApproved):
+            self.approved = await Approved.load(self.store, self.room_id)
+            return
         if isinstance(event, Answer):
             self._enqueue("answer", event.id, event.text, now, sku=event.sku)
         elif isinstance(event, HostSay):
@@ -209,9 +223,7 @@ class AnchorRoom:
                 seconds=self.settings.script_seconds,
                 language=self.language,
             )
-            approved = (await Approved.load(self.store, self.room_id)).pick(
-                sku, self.approved_turns.get(sku, 0)
-            )
+            approved = self.approved.pick(sku, self.approved_turns.get(sku, 0))
             if approved is not None:  # the host's own words, verbatim, in rotation
                 self.approved_turns[sku] = self.approved_turns.get(sku, 0) + 1
                 self.feed.push(approved.request_id, sku, approved.text, verbatim=True)
@@ -245,6 +257,9 @@ class AnchorRoom:
                 self.fillers.reset()
             return utt
         pick = self.fillers.next(self.last_script, self.last_was_filler)
+        if pick.kind == "script" and self.feed.said_lately(pick.text):
+            self.fillers.reset()  # a replay of something said lately would be a repeat
+            pick = self.fillers.line()
         self.metrics.fillers.labels("cache" if pick.kind == "script" else "line").inc()
         kind: Any = pick.kind
         return Utterance(

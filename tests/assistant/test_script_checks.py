@@ -118,13 +118,16 @@ def test_unbacked_numbers_and_names_are_counted() -> None:
 
 def test_money_the_card_states_is_backed(catalog: Catalog) -> None:
     product = catalog.products[0]
-    faq = product.faq + [FaqItem(q="壶身坏了能换吗", a="可以单独买替换壶身，价格39元。")]
+    faq = [*product.faq, FaqItem(q="壶身坏了能换吗", a="可以单独买替换壶身，价格39元。")]
     card = product.model_copy(update={"faq": faq})
     said = "壶身坏了可以单独买，价格39元。"
     assert "39" in backed_prices(card, catalog.shop) - backed_prices(product, catalog.shop)
     source = backing_text(card, catalog.shop)
     assert quality.unbacked_numbers(said, source, backed_prices(card, catalog.shop), set()) == 0
-    assert quality.unbacked_numbers("只要49元。", source, backed_prices(card, catalog.shop), set()) == 1
+    assert (
+        quality.unbacked_numbers("只要49元。", source, backed_prices(card, catalog.shop), set())
+        == 1
+    )
 
 
 def test_compliance_terms_left_in_speech(gate: ComplianceGate) -> None:

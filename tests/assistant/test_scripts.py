@@ -108,7 +108,7 @@ async def test_next_script_covers_new_points_and_repeats_nothing(
     assert quality.repeated_across(texts) == 0
     assert facts[1][0] not in facts[0]  # the second script moves on to the card's next lines
     cup = product(catalog)
-    card = [*cup.selling_points, *cup.attributes.values()]
+    card = [*cup.selling_points, *(str(v) for v in cup.attributes.values())]
     missing = [c for c in card if not quality.covered(c, "\n".join(texts))]
     assert not missing, (missing, texts)  # three scripts say the whole card
     # once the card is said, the model is asked to say a line again in new words

@@ -259,5 +259,6 @@ async def test_thirty_minutes_of_anchor_without_repeats_or_silence(tmp_path: Pat
             repeats.append(text)
         said.add(text)
     kinds = [s.kind for s in heard.subtitles]
-    assert not repeats, (repeats[:5], {k: kinds.count(k) for k in set(kinds)}, kinds[:40])
+    ids = [s.utterance_id for s in heard.subtitles if s.text in repeats]
+    assert not repeats, (repeats[:5], {k: kinds.count(k) for k in set(kinds)}, ids)
     assert sum(s.kind == "script" for s in heard.subtitles) > 200
