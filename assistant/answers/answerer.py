@@ -193,7 +193,8 @@ class Answerer(BrainPart[AnswerSettings]):
         if self.llm is None or not self.settings.select_with_llm:
             return None
         try:
-            return await asyncio.wait_for(call(self.llm), self.llm_settings.first_token_timeout_s)
+            async with asyncio.timeout(self.llm_settings.first_token_timeout_s):
+                return await call(self.llm)
         except (LLMUnavailable, TimeoutError) as exc:
             self.metrics.llm_failed(kind, exc)
             log.warning("LLM %s failed in %s: %s", kind, room.room_id, exc)

@@ -48,7 +48,8 @@ async def timed(
             if first:
                 budget = min(budget, first_timeout)
             try:
-                piece = await asyncio.wait_for(anext(it), max(budget, 0.001))
+                async with asyncio.timeout(max(budget, 0.001)):
+                    piece = await anext(it)
             except StopAsyncIteration:
                 return
             except TimeoutError as exc:

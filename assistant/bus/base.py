@@ -62,7 +62,8 @@ class Subscription:
             self._queue.put_nowait(event)
         else:
             try:
-                await asyncio.wait_for(self._queue.put(event), self.bus.slow_consumer_timeout)
+                async with asyncio.timeout(self.bus.slow_consumer_timeout):
+                    await self._queue.put(event)
             except TimeoutError:
                 log.warning("closing slow subscriber in room %s", self.room_id)
                 self.close("slow_consumer")

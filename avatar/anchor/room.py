@@ -216,13 +216,6 @@ class AnchorRoom:
                 await asyncio.sleep(self.settings.script_timeout_s / 4)
                 self._need_script.set()
                 continue
-            request = ScriptRequest(
-                room_id=self.room_id,
-                sku=sku,
-                style=self.settings.script_style,
-                seconds=self.settings.script_seconds,
-                language=self.language,
-            )
             approved = self.approved.pick(sku, self.approved_turns.get(sku, 0))
             if approved is not None:  # the host's own words, verbatim, in rotation
                 self.approved_turns[sku] = self.approved_turns.get(sku, 0) + 1
@@ -230,12 +223,21 @@ class AnchorRoom:
                 self.fillers.remember(approved.request_id, sku, split_sentences(approved.text))
                 self._dirty.set()
                 continue
+            request = ScriptRequest(
+                room_id=self.room_id,
+                sku=sku,
+                style=self.settings.script_style,
+                seconds=self.settings.script_seconds,
+                language=self.language,
+            )
             future: asyncio.Future[Script] = loop.create_future()
             self._pending[request.id] = future
             self.feed.open(request.id)
             try:
-                await self.bus.publish(request)
-                script = await asyncio.wait_for(future, self.settings.script_timeout_s)
+                # not wait_for: on 3.11 it swallows a cancel that races the script's arrival
+                async with asyncio.timeout(self.settings.script_timeout_s):
+                    await self.bus.publish(request)
+                    script = await future
             except TimeoutError:
                 self.metrics.script_timeouts.inc()
                 log.warning("anchor room %s: no script for %s in time", self.room_id, sku)

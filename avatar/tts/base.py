@@ -151,7 +151,8 @@ class ThreadedTTS:
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(job.out.get(), self._timeout)
+                    async with asyncio.timeout(self._timeout):
+                        item = await job.out.get()
                 except TimeoutError:
                     msg = f"{self.name}: no audio within {self._timeout}s"
                     raise SynthesisFailed(msg) from None

@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -180,13 +179,6 @@ async def test_the_voice_is_warm_before_the_first_line(
         await cap.close()
 
 
-class InlineStore(Store):
-    """Runs each query on the loop: on a virtual clock a thread hop would let time leap ahead."""
-
-    async def _run(self, fn: Any, *args: Any) -> Any:
-        return fn(*args)
-
-
 _OPEN = [
     "说真的，",
     "大家看，",
@@ -204,7 +196,7 @@ async def test_thirty_minutes_of_anchor_without_repeats_or_silence(tmp_path: Pat
     """The real writer (its model faked) feeding a real anchor loop for 30 virtual minutes."""
     clock = VirtualClock()
     clock.install()
-    bus, store = MemoryBus(), InlineStore(tmp_path / "s.sqlite3")
+    bus, store = MemoryBus(), Store(tmp_path / "s.sqlite3")
     n = iter(range(100_000))
 
     def model(messages: list[Message]) -> str:
