@@ -48,7 +48,7 @@ class VirtualClock:
 
         selector.select = select
         loop.time = lambda: self.now  # type: ignore[method-assign]
-        loop.run_in_executor = run_in_executor  # type: ignore[method-assign]
+        loop.run_in_executor = run_in_executor  # type: ignore[method-assign,assignment]
 
     def _thread_done(self, _: object) -> None:
         self._in_threads -= 1
