@@ -44,7 +44,7 @@ class AvatarCapability:
         anchor = self.rooms.get(room_id)
         if anchor is None:
             return None
-        last = anchor.last_failure
+        last = anchor.voice.last_failure
         failing = last is not None and time.time() - last[0] < RECENT_FAILURE_S
         return CapabilityStatus(
             name="tts",
@@ -109,7 +109,7 @@ class AvatarCapability:
 
 def _on_air(anchor: AnchorRoom, upcoming: int = 8) -> dict[str, object]:
     """The utterance being spoken and the next ones, for the host console."""
-    current = anchor.current
+    current = anchor.voice.current
     return {
         "current": current.model_dump(include={"kind", "text", "sku"}) if current else None,
         "upcoming": [

@@ -41,11 +41,16 @@ class AvatarMetrics:
         self.answer_latency = Histogram(
             "avatar_answer_latency_seconds",
             "Answer received to answer audio start",
-            buckets=(1, 2, 5, 10, 20, 30, 60),
+            buckets=(0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 10, 30, 60),
             registry=registry,
         )
         self.answers_late = Counter(
             "avatar_answers_late", "Answers spoken after their deadline", registry=registry
+        )
+        self.cut_ins = Counter(
+            "avatar_cut_ins",
+            "Sentences the anchor stopped at a clause to answer first (the rest said after)",
+            registry=registry,
         )
         self.script_timeouts = Counter(
             "avatar_script_timeouts", "Script requests with no script in time", registry=registry

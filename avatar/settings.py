@@ -31,13 +31,18 @@ class AvatarSettings(BaseModel):
     compliance_dir: Path = Path("data/compliance")
     fillers_path: Path = Path("data/avatar/fillers.json")
     # anchor loop
-    lookahead_s: float = Field(default=1.5, ge=0.2, le=30)
+    lookahead_s: float = Field(default=0.6, ge=0.2, le=30)
     gap_limit_s: float = Field(default=3.0, gt=0)
     script_timeout_s: float = Field(default=90.0, gt=0)
     script_seconds: int = Field(default=60, ge=10, le=600)
     script_style: Literal["energetic", "gentle", "professional"] = "energetic"
     low_watermark: int = Field(default=3, ge=0, le=100)
     answer_deadline_s: float = Field(default=30.0, gt=0)
+    # Answers may take at most this share of the air over the window while a script waits.
+    answer_share: float = Field(default=0.5, gt=0, le=1)
+    airtime_window_s: float = Field(default=120.0, gt=0)
+    cut_in_pause_s: float = Field(default=0.15, ge=0, le=2)
+    audio_ahead: int = Field(default=6, ge=1, le=100)
     script_cache: int = Field(default=12, ge=1, le=200)
     # Sentences said or queued lately that a new script sentence must not repeat (about 30 min).
     repeat_window: int = Field(default=400, ge=0, le=10_000)

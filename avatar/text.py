@@ -27,16 +27,7 @@ def speakable(text: str) -> bool:
 
 def split_sentences(text: str, max_chars: int = 80, min_chars: int = 4) -> list[str]:
     """Split on sentence punctuation; merge fragments, and cut overlong ones at commas."""
-    pieces = [p.strip() for p in _SENTENCE_END.split(text) if p.strip()]
-    merged: list[str] = []
-    for piece in pieces:
-        if merged and len(merged[-1]) < min_chars:
-            merged[-1] = _join(merged[-1], piece)
-        else:
-            merged.append(piece)
-    if len(merged) > 1 and len(merged[-1]) < min_chars:
-        tail = merged.pop()
-        merged[-1] = _join(merged[-1], tail)
+    merged = merge_short([p.strip() for p in _SENTENCE_END.split(text) if p.strip()], min_chars)
     out: list[str] = []
     for sentence in merged:
         while len(sentence) > max_chars:
@@ -49,7 +40,22 @@ def split_sentences(text: str, max_chars: int = 80, min_chars: int = 4) -> list[
     return [s for s in out if speakable(s)]
 
 
-def _join(a: str, b: str) -> str:
+def merge_short(pieces: list[str], min_chars: int) -> list[str]:
+    """Pieces under ``min_chars`` are said with the next one (the last with the one before)."""
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and len(merged[-1]) < min_chars:
+            merged[-1] = join_pieces(merged[-1], piece)
+        else:
+            merged.append(piece)
+    if len(merged) > 1 and len(merged[-1]) < min_chars:
+        tail = merged.pop()
+        merged[-1] = join_pieces(merged[-1], tail)
+    return merged
+
+
+def join_pieces(a: str, b: str) -> str:
+    """Two pieces of one utterance: a space between Latin words, none in Chinese."""
     return f"{a} {b}" if a[-1:].isascii() and b[:1].isascii() else a + b
 
 

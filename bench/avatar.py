@@ -1,4 +1,4 @@
-"""Avatar bench: RTF and first-audio latency per voice; anchor rooms one process sustains."""
+"""Avatar bench: per-voice RTF and first audio, rooms one process sustains, question to voice."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from avatar.metrics import AvatarMetrics
 from avatar.settings import AvatarSettings
 from avatar.tts import create_tts
 from avatar.tts.base import ThreadedTTS
+from bench import anchor_answers
 from bench.common import median, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,6 +189,8 @@ def main() -> None:
     parser.add_argument("--max-rooms", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20.0, help="per concurrency step")
     parser.add_argument("--skip-rooms", action="store_true")
+    parser.add_argument("--answer-seconds", type=float, default=180.0, help="questions per run")
+    parser.add_argument("--skip-answers", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     result: dict[str, Any] = {"voices": asyncio.run(voices(args.repeats))}
@@ -218,6 +221,13 @@ def main() -> None:
         print("concurrent anchor rooms (real mixed voice, 2 workers):")
         result["rooms"] = asyncio.run(concurrency(args.max_rooms, args.seconds))
         print(f"sustained rooms: {result['rooms']['sustained_rooms']}")
+    if not args.skip_answers:
+        print("question -> the anchor's voice (real service, LLM scripts, real voice):")
+        answers = asyncio.run(anchor_answers.measure([1, 4], args.answer_seconds, 30.0))
+        result["answers"] = answers
+        result["question_to_voice_p95_s"] = answers["1_rooms"]["question_to_voice_s"]["p95"]
+        result["question_to_voice_p95_s_4_rooms"] = answers["4_rooms"]["question_to_voice_s"]["p95"]
+        result["goals"]["question_to_voice_p95_s"] = {"1_room": 2.5, "4_rooms": 4.0}
     write_result("avatar", result)
 
 

@@ -19,6 +19,7 @@ class Utterance(BaseModel):
     index: int
     text: str
     sku: str | None = None
+    part: int = 0  # clauses of the sentence already said before an answer cut in
     received: float = 0.0  # loop time it was queued (answers: for the deadline)
     deadline: float | None = None
 
@@ -48,6 +49,15 @@ class SpeechQueue:
 
     def pop(self) -> Utterance | None:
         return self._items.pop(0)[2] if self._items else None
+
+    def peek(self) -> Utterance | None:
+        return self._items[0][2] if self._items else None
+
+    def pop_kind(self, kind: Kind) -> Utterance | None:
+        for i, item in enumerate(self._items):
+            if item[2].kind == kind:
+                return self._items.pop(i)[2]
+        return None
 
     def count(self, kind: Kind) -> int:
         return sum(1 for t in self._items if t[2].kind == kind)

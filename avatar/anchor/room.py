@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from assistant.events import (
     Answer,
-    AudioChunk,
     CatalogUpdated,
     Event,
     HostSay,
@@ -18,15 +17,13 @@ from assistant.events import (
     ScriptApproved,
     ScriptDelta,
     ScriptRequest,
-    Subtitle,
 )
 from assistant.scripts.approved import Approved
-from avatar.anchor.clock import PlayClock
 from avatar.anchor.feed import ScriptFeed
 from avatar.anchor.fillers import Fillers
 from avatar.anchor.playlist import Playlist
-from avatar.anchor.queue import SpeechQueue, Utterance
-from avatar.errors import AvatarError
+from avatar.anchor.queue import PRIORITY, SpeechQueue, Utterance
+from avatar.anchor.voice import Voice
 from avatar.text import split_sentences
 
 if TYPE_CHECKING:
@@ -42,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STATE_KEY = "anchor"
 SEQ_RESUME_GAP = 1_000
+CUTS_IN = ("host", "answer")
 EVENT_TYPES = (
     "script",
     "script.delta",
@@ -76,11 +74,9 @@ class AnchorRoom:
         self.fillers = Fillers(lines, settings.script_cache)
         self._lines = lines
         self.queue = SpeechQueue(settings.max_pending)
-        self.seq = 0
-        self.current: Utterance | None = None
         self.last_script: str | None = None
         self.last_was_filler, self.spoken = True, 0
-        self.clock = PlayClock(self.room_id, metrics, settings.gap_limit_s)
+        self.voice = Voice(self.room_id, bus, tts, settings, metrics)
         self._pending: dict[str, asyncio.Future[Script]] = {}
         self.feed = ScriptFeed(self.queue, metrics, settings.repeat_window)
         self.approved_turns: dict[str, int] = {}
@@ -89,7 +85,6 @@ class AnchorRoom:
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._sub: Subscription | None = None
-        self.last_failure: tuple[float, str] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -116,12 +111,13 @@ class AnchorRoom:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        self.voice.close()
         if persist:
             await self._persist()
 
     def _restore(self, state: dict[str, Any]) -> None:
         # seq jumps ahead so chunks sent after the last persist are never numbered twice
-        self.seq = int(state.get("seq", 0)) + SEQ_RESUME_GAP
+        self.voice.seq = int(state.get("seq", 0)) + SEQ_RESUME_GAP
         self.spoken = int(state.get("spoken", 0))
         self.last_script = state.get("last_script")
         self.feed.restore(state.get("recent", []))
@@ -141,9 +137,9 @@ class AnchorRoom:
         return utt.model_copy(update={"received": now, "deadline": deadline})
 
     def snapshot(self) -> dict[str, Any]:
-        current = self.current
+        current = self.voice.current
         return {
-            "seq": self.seq,
+            "seq": self.voice.seq,
             "spoken": self.spoken,
             "last_script": self.last_script,
             "recent": list(self.feed.recent),
@@ -202,6 +198,8 @@ class AnchorRoom:
         for i, sentence in enumerate(split_sentences(text)):
             utt = Utterance(kind=kind, source=source, index=i, text=sentence, sku=sku)
             self.queue.push(self._stamp(utt, now))
+            if i == 0:  # its voice is ready by the time the current clause ends
+                self.voice.prepare(utt)
 
     async def _scripts(self) -> None:
         loop = asyncio.get_running_loop()
@@ -252,8 +250,17 @@ class AnchorRoom:
 
     # -- output --------------------------------------------------------------------------------
 
-    def _take(self) -> Utterance:
-        utt = self.queue.pop()
+    def _answers_may_go(self, now: float) -> bool:
+        """Answers wait behind a script sentence once they have had their share of the air."""
+        share = self.voice.airtime.answer_share(now)
+        return share < self.settings.answer_share or self.queue.count("script") == 0
+
+    def _take(self, now: float) -> Utterance:
+        head = self.queue.peek()
+        if head is not None and head.kind == "answer" and not self._answers_may_go(now):
+            utt = self.queue.pop_kind("script")
+        else:
+            utt = self.queue.pop()
         if utt is not None:
             if utt.kind == "script":
                 self.fillers.reset()
@@ -268,76 +275,28 @@ class AnchorRoom:
             kind=kind, source=pick.source, index=pick.index, text=pick.text, sku=pick.sku
         )
 
-    async def _wait_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
-        wait = self.clock.ahead(loop.time()) - self.settings.lookahead_s
-        if wait > 0:
-            await asyncio.sleep(wait)
+    def _cuts_in(self, utt: Utterance) -> bool:
+        head = self.queue.peek()
+        if head is None or head.kind not in CUTS_IN or PRIORITY[head.kind] >= PRIORITY[utt.kind]:
+            return False  # a script sentence waits for a filler to end: nobody is waiting on it
+        return head.kind == "host" or self._answers_may_go(asyncio.get_running_loop().time())
 
     async def _speaker(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._wait_buffer(loop)
-            utt = self._take()
-            self.current = utt
-            await self._speak(utt, loop)
-            self.current = None
-            self.spoken += 1
-            if utt.kind == "script":
-                self.last_script, self.last_was_filler = utt.source, False
-            elif utt.kind == "filler":
-                self.last_was_filler = True
+            await self.voice.wait_buffer()
+            utt = self._take(loop.time())
+            rest = await self.voice.speak(
+                utt, functools.partial(self._cuts_in, utt), self.queue.peek
+            )
+            if rest is not None and rest.kind != "filler":
+                self.queue.push(rest, front=True)  # said next, never again from the start
+            elif rest is None:
+                self.spoken += 1
+                if utt.kind == "script":
+                    self.last_script, self.last_was_filler = utt.source, False
+                elif utt.kind == "filler":
+                    self.last_was_filler = True
             if self.queue.count("script") < self.settings.low_watermark:
                 self._need_script.set()
             self._dirty.set()
-
-    async def _speak(self, utt: Utterance, loop: asyncio.AbstractEventLoop) -> None:
-        uid = f"{utt.uid}.{self.seq}"
-        began = loop.time()
-        first = True
-        try:
-            async for chunk in self.tts.synthesize(utt.text):
-                if first:
-                    self.metrics.first_audio.observe(loop.time() - began)
-                else:
-                    await self._wait_buffer(loop)
-                start = self.clock.account(chunk.duration, loop.time())
-                if first:
-                    first = False
-                    self._answered(utt, start)
-                    await self.bus.publish(
-                        Subtitle(
-                            room_id=self.room_id,
-                            utterance_id=uid,
-                            text=utt.text,
-                            kind=utt.kind,
-                            sku=utt.sku,
-                        )
-                    )
-                await self.bus.publish(
-                    AudioChunk(
-                        room_id=self.room_id,
-                        seq=self.seq,
-                        utterance_id=uid,
-                        text=utt.text,
-                        sample_rate=chunk.sample_rate,
-                        data=chunk.data,
-                        lead_s=round(max(0.0, start - loop.time()), 3),
-                    )
-                )
-                self.seq += 1
-        except AvatarError as exc:
-            self.metrics.failures.inc()
-            self.last_failure = (time.time(), exc.message)
-            log.warning("anchor room %s skipped %r: %s", self.room_id, utt.text[:40], exc.message)
-            await asyncio.sleep(0.05)  # a backend failing every line must not spin the loop
-            return
-        self.metrics.utterances.labels(utt.kind).inc()
-
-    def _answered(self, utt: Utterance, start: float) -> None:
-        if utt.kind != "answer" or utt.index != 0:
-            return
-        self.metrics.answer_latency.observe(start - utt.received)
-        if utt.deadline is not None and start > utt.deadline:
-            self.metrics.answers_late.inc()
-            late = start - utt.deadline
-            log.warning("anchor room %s spoke an answer %.1fs late", self.room_id, late)

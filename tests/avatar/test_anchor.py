@@ -91,7 +91,7 @@ async def until(predicate: object, limit: float = 600.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_answer_interrupts_at_the_next_sentence_boundary(
+async def test_answer_goes_first_and_the_script_resumes_where_it_was(
     clock: VirtualClock, bus: MemoryBus, store: Store, registry: CollectorRegistry
 ) -> None:
     rig = await start_rig(bus, store, registry, delay=(0.5, 0.5))
@@ -116,7 +116,8 @@ async def test_answer_interrupts_at_the_next_sentence_boundary(
             for s in rig.heard.subtitles[:first_answer]
             if s.utterance_id.startswith(source)
         ]
-        assert indexes and indexes[0] == before[-1] + 1  # the script resumes, nothing skipped
+        # the rest of the sentence it cut (same index), or the next one: nothing skipped
+        assert indexes and indexes[0] in (before[-1], before[-1] + 1)
         assert rig.heard.max_gap < rig.settings.gap_limit_s
     finally:
         await rig.room.close()

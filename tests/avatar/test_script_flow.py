@@ -119,7 +119,7 @@ async def test_a_sentence_said_lately_is_not_queued_again(bus: MemoryBus, store:
     try:
         await until(lambda: "颜色也很耐看。" in [u["text"] for u in room.queue.dump()])
         texts = [u["text"] for u in room.queue.dump()] + (
-            [room.current.text] if room.current else []
+            [room.voice.current.text] if room.voice.current else []
         )
         assert sum(t.startswith("保温效果很好") for t in texts) <= 1
         assert registry.get_sample_value("avatar_repeats_skipped_total") == 1
