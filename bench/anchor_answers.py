@@ -44,7 +44,9 @@ class Anchor:
     """What one room's anchor client hears: when each answer's text, subtitle and voice came."""
 
     sent: dict[str, float] = field(default_factory=dict)  # viewer id -> question sent
+    asked: dict[str, str] = field(default_factory=dict)  # viewer id -> the question
     text: dict[str, float] = field(default_factory=dict)  # viewer id -> answer event seen
+    said: dict[str, str] = field(default_factory=dict)  # viewer id -> the answer's text
     answer_of: dict[str, str] = field(default_factory=dict)  # answer event id -> viewer id
     voice: dict[str, float] = field(default_factory=dict)  # viewer id -> first audio plays
     subtitle: dict[str, float] = field(default_factory=dict)
@@ -57,6 +59,7 @@ class Anchor:
         if kind == "answer":
             for user in event.get("user_ids", []):
                 self.text.setdefault(user, now)
+                self.said.setdefault(user, event["text"])
                 self.answer_of[event["id"]] = user
         elif kind == "subtitle":
             user = self.answer_of.get(event["utterance_id"].split(".", 1)[0])
@@ -96,7 +99,7 @@ async def ask(base: str, room: dict[str, Any], anchor: Anchor, n: int, rng: rand
     async with connect(f"{url}?token={room['tokens']['viewer']}&user={user}") as viewer:
         text = rng.choice(QUESTIONS)
         body = {"type": "chat", "user": {"id": user, "name": f"观众{n}"}, "text": text}
-        anchor.sent[user] = time.perf_counter()
+        anchor.sent[user], anchor.asked[user] = time.perf_counter(), text
         await viewer.send(json.dumps(body, ensure_ascii=False))
         await asyncio.sleep(1.0)  # stay long enough that the line is read, not cut off
 
@@ -146,7 +149,10 @@ def summary(anchors: list[Anchor]) -> dict[str, Any]:
         }
     waits = [a.voice[u] - a.text[u] for a in anchors for u in a.voice if u in a.text]
     out["text_to_voice_s"] = {"p50": round(median(waits), 3), "p95": round(pct(waits, 0.95), 3)}
-    out["unvoiced"] = asked - out["question_to_voice_s"]["n"]
+    out["unvoiced"] = [
+        (a.asked[u], a.said.get(u)) for a in anchors for u in a.sent if u not in a.voice
+    ]
+    out["unanswered"] = [a.asked[u] for a in anchors for u in a.sent if u not in a.text]
     out["worst_gap_s"] = round(max(a.worst_gap for a in anchors), 3)
     return out
 
@@ -161,6 +167,7 @@ async def make_rooms(base: str, demo: dict[str, Any], n: int) -> list[dict[str, 
             made.raise_for_status()
             room = made.json()
             auth = {"Authorization": f"Bearer {room['tokens']['host']}"}
+            auth["Content-Type"] = "application/json"
             put = await http.put(
                 f"/v1/rooms/{room['room_id']}/catalog", content=CATALOG, headers=auth
             )

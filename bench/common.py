@@ -7,6 +7,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,20 +46,24 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
 async def subprocess_service(
     args: list[str], port: int, env: dict[str, str], ready_path: str = "/healthz"
 ) -> AsyncIterator[str]:
-    """Run ``python args...`` in its own process (its own core) and wait until it answers."""
+    """Run ``python args...`` in its own process (its own core) and wait until it answers.
+
+    Its log goes to a file, not a pipe: a pipe nobody drains fills up and blocks a chatty
+    service mid-run, which would be measured as the service's own latency.
+    """
+    log = tempfile.NamedTemporaryFile(prefix="service-", suffix=".log", delete=False)  # noqa: SIM115
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        sys.executable, *args, env={**os.environ, **env}, stdout=log, stderr=log
     )
+    log.close()
+    print(f"  service log: {log.name}")
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as http:
             for _ in range(200):
                 if proc.returncode is not None:
-                    raise RuntimeError((await proc.stderr.read()).decode() if proc.stderr else "")
+                    text = await asyncio.to_thread(Path(log.name).read_text, errors="replace")
+                    raise RuntimeError(text[-4000:])
                 try:
                     await http.get(url + ready_path, timeout=0.5)
                     break

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -24,7 +25,7 @@ class Pick(BaseModel):
     source: str
     index: int
     text: str
-    kind: str  # "script" (a replayed script) or "filler"
+    kind: Literal["script", "filler"]  # "script": a replayed script
     sku: str | None = None  # what a replayed script sells, so the stage follows it
 
 
@@ -61,8 +62,20 @@ class Fillers:
         self.replay = None
         self.replay_index = 0
 
-    def next(self, last_script: str | None, last_was_filler: bool) -> Pick:
-        """``last_script``: the script spoken last; replays alternate with filler lines."""
+    def next(
+        self, last_script: str | None, last_was_filler: bool, said_lately: Callable[[str], bool]
+    ) -> Pick:
+        """``last_script``: the script spoken last; replays alternate with filler lines.
+
+        A replayed sentence that ``said_lately`` would be a repeat: the replay stops there.
+        """
+        pick = self._next(last_script, last_was_filler)
+        if pick.kind == "script" and said_lately(pick.text):
+            self.reset()
+            return self.line()
+        return pick
+
+    def _next(self, last_script: str | None, last_was_filler: bool) -> Pick:
         if self.replay is not None and self.replay_index < len(self.replay.sentences):
             return self._replay_pick()
         self.replay = None

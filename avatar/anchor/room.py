@@ -81,6 +81,7 @@ class AnchorRoom:
         self.feed = ScriptFeed(self.queue, metrics, settings.repeat_window)
         self.approved_turns: dict[str, int] = {}
         self.approved = Approved()
+        self._next_filler: Utterance | None = None
         self._need_script = asyncio.Event()
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -265,15 +266,20 @@ class AnchorRoom:
             if utt.kind == "script":
                 self.fillers.reset()
             return utt
-        pick = self.fillers.next(self.last_script, self.last_was_filler)
-        if pick.kind == "script" and self.feed.said_lately(pick.text):
-            self.fillers.reset()  # a replay of something said lately would be a repeat
-            pick = self.fillers.line()
+        filler, self._next_filler = self._next_filler or self._filler(), None
+        return filler
+
+    def _upcoming(self) -> Utterance:
+        """Said next: the queue's head, else a filler chosen now, so it can be voiced ahead."""
+        if (head := self.queue.peek()) is not None:
+            return head
+        self._next_filler = self._next_filler or self._filler()
+        return self._next_filler
+
+    def _filler(self) -> Utterance:
+        pick = self.fillers.next(self.last_script, self.last_was_filler, self.feed.said_lately)
         self.metrics.fillers.labels("cache" if pick.kind == "script" else "line").inc()
-        kind: Any = pick.kind
-        return Utterance(
-            kind=kind, source=pick.source, index=pick.index, text=pick.text, sku=pick.sku
-        )
+        return Utterance.model_validate(pick.model_dump())
 
     def _cuts_in(self, utt: Utterance) -> bool:
         head = self.queue.peek()
@@ -287,7 +293,7 @@ class AnchorRoom:
             await self.voice.wait_buffer()
             utt = self._take(loop.time())
             rest = await self.voice.speak(
-                utt, functools.partial(self._cuts_in, utt), self.queue.peek
+                utt, functools.partial(self._cuts_in, utt), self._upcoming
             )
             if rest is not None and rest.kind != "filler":
                 self.queue.push(rest, front=True)  # said next, never again from the start

@@ -64,7 +64,7 @@ def test_fillers_never_repeat_back_to_back() -> None:
     sources: list[str] = []
     last_script, last_filler = "s1", True
     for _ in range(40):
-        pick = fillers.next(last_script, last_filler)
+        pick = fillers.next(last_script, last_filler, lambda _: False)
         if pick.kind == "script":
             if not sources or sources[-1] != pick.source:
                 assert pick.source != last_script
