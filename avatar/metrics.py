@@ -47,6 +47,11 @@ class AvatarMetrics:
         self.answers_late = Counter(
             "avatar_answers_late", "Answers spoken after their deadline", registry=registry
         )
+        self.answers_unspoken = Counter(
+            "avatar_answers_unspoken",
+            "Answers dropped from speech, not begun by their deadline (their text was shown)",
+            registry=registry,
+        )
         self.cut_ins = Counter(
             "avatar_cut_ins",
             "Sentences the anchor stopped at a clause to answer first (the rest said after)",

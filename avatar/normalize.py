@@ -102,6 +102,10 @@ def price(s: str) -> str:
     return out or "零块"
 
 
+def _shade(s: str) -> str:
+    return digits(s) if s.startswith("0") else number(s)
+
+
 def _date(m: re.Match[str]) -> str:
     y, mo, d = m.group(1), m.group(2), m.group(3)
     return f"{digits(y)}年{cardinal(int(mo))}月{cardinal(int(d))}日"
@@ -122,6 +126,9 @@ _RULES: list[tuple[re.Pattern[str], object]] = [
         re.compile(rf"({_NUM})\s*({_UNIT_RE})(?![A-Za-z])"),
         lambda m: number(m.group(1)) + _UNITS[m.group(2)],
     ),
+    # a shade or size number: #01 is read 零一号, #12 十二号
+    (re.compile(r"[#＃]\s*(\d+)"), lambda m: _shade(m.group(1)) + "号"),
+    (re.compile(r"\s*[/／]\s*(?=\D)"), lambda m: "、"),  # 正红 / 豆沙: a list, said with a pause
 ]
 # Model numbers and Latin words with digits stay together for the English voice.
 _MODEL = re.compile(r"[A-Za-z][A-Za-z'’&+\-]*\s?\d[\dA-Za-z\-.]*|\d+[A-Za-z][A-Za-z\d\-]*")

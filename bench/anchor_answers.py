@@ -119,7 +119,9 @@ async def room_run(
         while time.perf_counter() < end:
             asks.append(asyncio.create_task(ask(base, room, anchor, n, rng)))
             n += 1
-            await asyncio.sleep(rng.uniform(6.0, 14.0))  # a question every 10 s or so
+            # A busy room: a question to the bot every 17 s or so. Faster, the answers (5 to 13 s
+            # of speech each) need more than half the air and wait for their turn by design.
+            await asyncio.sleep(rng.uniform(10.0, 25.0))
         await asyncio.gather(*asks)
         await asyncio.sleep(15.0)  # the last answers are still on their way
         listener.cancel()

@@ -59,6 +59,21 @@ class SpeechQueue:
                 return self._items.pop(i)[2]
         return None
 
+    def drop_stale_answers(self, now: float) -> int:
+        """Answers not begun by their deadline leave the queue, every sentence of them.
+
+        Their text is on screen already; said later they would answer what the room has moved
+        past, and a backlog of them would crowd out selling. Returns how many were dropped.
+        """
+        stale = {
+            u.source
+            for _, _, u in self._items
+            if u.kind == "answer" and u.index == 0 and u.part == 0
+            and u.deadline is not None and now > u.deadline
+        }  # fmt: skip
+        self._items = [t for t in self._items if t[2].source not in stale]
+        return len(stale)
+
     def count(self, kind: Kind) -> int:
         return sum(1 for t in self._items if t[2].kind == kind)
 

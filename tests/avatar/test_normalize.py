@@ -35,6 +35,9 @@ from avatar.text import split_clauses, split_runs, split_sentences
         ("59.9元/瓶", "五十九块九一瓶"),
         ("客服电话13800138000", "客服电话一三八零零一三八零零零"),
         ("第105位", "第一百零五位"),
+        ("色号#01", "色号零一号"),
+        ("#12 枫叶棕", "十二号 枫叶棕"),
+        ("正红 / 豆沙", "正红、豆沙"),
     ],
 )
 def test_normalize_zh_cases(text: str, spoken: str) -> None:

@@ -92,6 +92,18 @@ def test_chinese_round_trip_cer(whisper: Any, mixed: MixedEngine) -> None:
     assert edits / total <= 0.25, edits / total
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["@观众2 色号是#01 正红 / #05 豆沙。", "【限时】今天下单~还送小样，#热卖# 喜欢的朋友抓紧！"],
+)
+def test_symbols_in_an_answer_are_spoken_past_not_a_failure(
+    whisper: Any, mixed: MixedEngine, text: str
+) -> None:
+    heard = hear(whisper, say(mixed, text), mixed.sample_rate, "zh", ZH_PROMPT)
+    said = set(zh_chars(text))
+    assert len(said & set(zh_chars(heard))) >= len(said) // 2, heard
+
+
 def test_english_round_trip_wer(whisper: Any, mixed: MixedEngine) -> None:
     edits = total = 0
     for text in EN_SET:
