@@ -1,0 +1,49 @@
+"""Chat to answer through the real app with no model installed: the fast lane's end-to-end test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from assistant.catalog import Catalog
+from assistant.events import Answer, ChatAccepted
+from assistant.llm.settings import AnswerSettings, LLMSettings
+from tests.conftest import DEMO_CATALOG, create_room, make_settings, ws_url
+from tests.server import serve
+from tests.wsclient import room_client
+
+
+async def test_a_viewer_question_is_answered_from_the_catalog_without_models(
+    tmp_path: Path,
+) -> None:
+    raw = json.loads(DEMO_CATALOG.read_text(encoding="utf-8"))
+    catalog = Catalog.model_validate(raw)
+    product = next(p for p in catalog.products if p.stock > 0)
+    settings = make_settings(
+        tmp_path,
+        capabilities=["assistant"],
+        llm=LLMSettings(backend="none"),
+        answers=AnswerSettings(phrase_with_llm=False),
+    )
+    async with serve(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        room = await create_room(http)
+        host_auth = {"Authorization": f"Bearer {room.tokens['host']}"}
+        put = await http.put(f"/v1/rooms/{room.room_id}/catalog", json=raw, headers=host_auth)
+        assert put.status_code == 200
+        async with (
+            room_client(ws_url(url, room, "host")) as host,
+            room_client(ws_url(url, room, "viewer")) as viewer,
+        ):
+            await viewer.chat(f"{product.title}多少钱？", user_id="v1")
+            accepted = await viewer.expect("chat.accepted")
+            assert isinstance(accepted, ChatAccepted) and accepted.status == "queued"
+            answer = await viewer.expect("answer", timeout=30)
+            assert isinstance(answer, Answer) and answer.chat_id == accepted.chat_id
+            assert answer.sku == product.sku and f"{product.price:g}" in answer.text
+            status = await host.expect("chat.accepted", timeout=10)
+            assert isinstance(status, ChatAccepted)
+            assert (status.chat_id, status.status) == (accepted.chat_id, "answered")
+        logged = await http.get(f"/v1/rooms/{room.room_id}/chat", headers=host_auth)
+        assert [line["status"] for line in logged.json()] == ["answered"]
