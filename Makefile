@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 DEPS := $(VENV)/.deps-installed
 MODELS := $(VENV)/.models-installed
 
-.PHONY: run test bench lint install sysdeps redis clean
+.PHONY: run test test-fast bench lint install sysdeps redis clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,17 @@ run: install
 test: install redis
 	$(PY) -m pytest
 
+# The fast lane: its own venv with the base dependencies and the test tools alone (no model,
+# browser or redis); the model backends' tests are not collected there (tests/conftest.py).
+FAST := .venv-fast
+$(FAST)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(FAST)
+	$(FAST)/bin/pip install -q -e '.[dev-fast]'
+	touch $@
+
+test-fast: $(FAST)/.installed
+	LCA_FAST_LANE=1 $(FAST)/bin/python -m pytest -m "not slow and not redis and not browser"
+
 lint: $(DEPS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -66,4 +77,4 @@ bench: install redis
 	$(PY) -m bench.pages
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(FAST) var .mypy_cache .ruff_cache .pytest_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +15,12 @@ from assistant.rooms import RoomCreated
 from assistant.settings import BusSettings, ServerSettings, Settings, StoreSettings
 from assistant.understand.settings import UnderstandSettings
 from tests.server import serve
+
+# `make test-fast` has the base dependencies alone (LCA_FAST_LANE=1): the tests of the model
+# backends and the browser are not collected there. `make test` collects all: CI skips nothing.
+MODEL_TESTS = ["vision", "web", "recommend", "assistant/test_llamacpp.py"]
+MODEL_TESTS += ["assistant/test_real_model.py"]
+collect_ignore = MODEL_TESTS if os.environ.get("LCA_FAST_LANE") == "1" else []
 
 ADMIN = "test-admin-token"
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "data" / "demo_catalog.json"

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible backend against a real local llama_cpp.server (Gemma fixture)."""
+"""The OpenAI-compatible backend against real sockets: llama_cpp.server (Gemma), dead and silent."""
 
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ async def llm(server: str) -> AsyncIterator[OpenAILLM]:
     await client.close()
 
 
+@pytest.mark.slow
 async def test_streams_over_sse(llm: OpenAILLM) -> None:
     pieces = [p async for p in llm.stream(PROMPT, max_tokens=8, temperature=0.0)]
     assert len(pieces) >= 2 and all(isinstance(p, str) for p in pieces)

@@ -11,7 +11,7 @@ from assistant.events import ScheduleItem
 from avatar.anchor.fillers import Fillers
 from avatar.anchor.playlist import Playlist
 from avatar.anchor.queue import SpeechQueue, Utterance
-from avatar.audio import Crossfader, PcmChunk, resample, to_float, to_pcm16
+from avatar.audio import Crossfader, PcmChunk, to_float, to_pcm16
 
 
 def test_pcm_round_trip_and_duration() -> None:
@@ -19,11 +19,6 @@ def test_pcm_round_trip_and_duration() -> None:
     chunk = PcmChunk(to_pcm16(audio), 24_000)
     assert chunk.duration == 0.1
     assert np.max(np.abs(to_float(chunk.data) - audio)) < 1e-3
-
-
-def test_resample_keeps_duration() -> None:
-    audio = np.ones(22_050, dtype=np.float32)
-    assert abs(resample(audio, 22_050, 24_000).size - 24_000) <= 1
 
 
 def test_crossfade_joins_without_losing_audio() -> None:

@@ -83,6 +83,11 @@ def en_words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
+def test_resample_keeps_duration() -> None:
+    audio = np.ones(22_050, dtype=np.float32)
+    assert abs(resample(audio, 22_050, 24_000).size - 24_000) <= 1
+
+
 def test_chinese_round_trip_cer(whisper: Any, mixed: MixedEngine) -> None:
     edits = total = 0
     for text in ZH_SET:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
-from PIL import Image
 from pydantic import SecretStr
 
 from assistant.catalog import Catalog
@@ -19,6 +17,7 @@ from assistant.live import FRAMES_KEPT, LiveSnapshot
 from assistant.rooms import RoomCreated
 from assistant.settings import ServerSettings
 from tests.conftest import ADMIN, create_room, make_settings, ws_url
+from tests.images import png
 from tests.server import serve
 from tests.wsclient import RoomClient, room_client
 
@@ -36,12 +35,6 @@ def auth(token: str) -> dict[str, str]:
 
 def csv_body(rows: Sequence[Sequence[str]]) -> bytes:
     return "\n".join([CSV_HEADER, *(",".join(r) for r in rows)]).encode()
-
-
-def png(rgb: tuple[int, int, int]) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (8, 6), rgb).save(out, format="PNG")
-    return out.getvalue()
 
 
 async def poll(client: httpx.AsyncClient, url: str, token: str, status: int) -> httpx.Response:
