@@ -29,8 +29,9 @@ from assistant.llm.llamacpp import LlamaCppLLM
 from assistant.llm.models import model_path
 from assistant.llm.settings import ScriptSettings
 from assistant.plugins import RoomInfo
+from assistant.repeats import sentences
 from assistant.scripts import quality
-from assistant.scripts.checks import backed_prices, backing_text, sentences, warm
+from assistant.scripts.checks import backed_prices, backing_text, warm
 from assistant.scripts.writer import ScriptWriter
 from assistant.stage import StageOwner
 from assistant.store import Store

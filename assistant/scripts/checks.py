@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter, deque
-from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -13,12 +11,6 @@ from assistant.answers.facts import catalog_prices
 from assistant.answers.guard import prices
 from assistant.catalog import Catalog, Product, ShopInfo
 
-_SENTENCE = re.compile(r".+?(?:[。！？!?…]+|\.(?=\s|$|[\u3400-\u9fff])|\n|$)", re.S)
-_CLAUSE = re.compile(r"[^，,;；。！？!?…\n]+")
-# A clause this long (letters and digits only) said twice is a repeat, however it is framed.
-MIN_CLAUSE = 5
-# A sentence sharing this much of its character 4-grams with one already said says it again.
-NEAR_REPEAT = 0.6
 # jieba's tags for a place, and for a person, organisation or other proper name. jieba's
 # dictionary tags many everyday words as names (宝宝, 续航 nr; 耐高温 nz), so a person or brand
 # counts only when jieba has not seen it often; a place counts unless it is a word of the trade.
@@ -44,70 +36,6 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _LETTER = re.compile(r"[A-Za-z]")
 # Capitalised words English speech uses without naming anything.
 _COMMON_EN = {"i", "i'm", "ok", "okay", "hi", "wow", "cny", "rmb", "yes", "no", "tv", "app"}
-
-
-def norm(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
-def grams(text: str, n: int = 4) -> set[str]:
-    t = norm(text)
-    return {t[i : i + n] for i in range(len(t) - n + 1)} or ({t} if t else set())
-
-
-def sentences(text: str) -> list[str]:
-    """Sentences as a voice would pause: 。！？ always, "." only before a space (not 39.9)."""
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
-
-
-def containment(text: str, previous: list[str]) -> float:
-    """Share of ``text``'s character 4-grams already present in the previous texts."""
-    mine = grams(text)
-    seen = set().union(*(grams(p) for p in previous)) if previous else set()
-    return len(mine & seen) / len(mine) if mine else 0.0
-
-
-def clauses(text: str) -> list[str]:
-    return [c.strip() for c in _CLAUSE.findall(text) if c.strip()]
-
-
-class Repeats:
-    """What was said already (this script, the product's recent scripts, the anchor's queue and
-    history): a sentence saying one of those again, whole or by a clause, is caught. With a
-    ``window``, only the last ``window`` sentences count."""
-
-    def __init__(self, said: Iterable[str] = (), window: int | None = None) -> None:
-        self._said: deque[tuple[set[str], set[str]]] = deque(maxlen=window)
-        self._clauses: Counter[str] = Counter()
-        for sentence in said:
-            self.add(sentence)
-
-    def add(self, sentence: str) -> None:
-        g = grams(sentence)
-        if not g:
-            return
-        if len(self._said) == self._said.maxlen:
-            self._clauses -= Counter(self._said[0][1])
-        mine = {n for c in clauses(sentence) if len(n := norm(c)) >= MIN_CLAUSE}
-        self._said.append((g, mine))
-        self._clauses.update(mine)
-
-    def is_repeat(self, sentence: str) -> bool:
-        g = grams(sentence)
-        return bool(g) and any(len(g & s) / len(g) >= NEAR_REPEAT for s, _ in self._said)
-
-    def fresh(self, sentence: str) -> str:
-        """The sentence without the clauses said before; "" if nothing new is left."""
-        if self.is_repeat(sentence):
-            return ""
-        kept = [c for c in clauses(sentence) if norm(c) not in self._clauses]
-        if len(kept) == len(clauses(sentence)):
-            return sentence
-        if sum(len(norm(c)) for c in kept) < MIN_CLAUSE:
-            return ""
-        end = sentence.rstrip()[-1:]
-        joiner = ", " if sentence.isascii() else "，"
-        return joiner.join(kept) + (end if end in "。！？!?." else "")
 
 
 def backing_text(product: Product, shop: ShopInfo) -> str:

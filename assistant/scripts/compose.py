@@ -10,7 +10,8 @@ from assistant.answers.guard import check
 from assistant.answers.stream import timed
 from assistant.compliance import Change, ComplianceGate
 from assistant.llm.base import LLM, LLMUnavailable, Message
-from assistant.scripts.checks import Repeats, sentences, unbacked_entities
+from assistant.repeats import Repeats, sentences
+from assistant.scripts.checks import unbacked_entities
 from assistant.scripts.plan import Plan, Section
 
 _STYLE = {

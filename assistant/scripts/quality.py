@@ -7,7 +7,8 @@ import re
 
 from assistant.answers.guard import check
 from assistant.compliance import ComplianceGate
-from assistant.scripts.checks import Repeats, norm, sentences, unbacked_entities
+from assistant.repeats import Repeats, norm, sentences
+from assistant.scripts.checks import unbacked_entities
 
 _WORD = re.compile(r"[a-z0-9']+")
 # A selling point counts as said when this share of its character bigrams is in the script.

@@ -13,6 +13,7 @@ from assistant.answers.facts import catalog_numbers_text, short_name
 from assistant.answers.part import BrainPart
 from assistant.answers.prompts import sanitize
 from assistant.answers.room import RoomContext
+from assistant.approved import Approved, ApprovedScript
 from assistant.catalog import Product
 from assistant.compliance import Rewrite, audit
 from assistant.events import (
@@ -25,14 +26,8 @@ from assistant.events import (
 )
 from assistant.llm.base import LLM, LLMUnavailable
 from assistant.llm.settings import ScriptSettings
-from assistant.scripts.approved import Approved, ApprovedScript
-from assistant.scripts.checks import (
-    Repeats,
-    backed_prices,
-    backing_text,
-    containment,
-    sentences,
-)
+from assistant.repeats import Repeats, containment, sentences
+from assistant.scripts.checks import backed_prices, backing_text
 from assistant.scripts.compose import Composer, Said, system_message
 from assistant.scripts.plan import Plan, Rotation, Section, build_plan, card_lines
 

@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from assistant.scripts.checks import Repeats
+from assistant.repeats import Repeats
 from avatar.anchor.queue import SpeechQueue, Utterance
 from avatar.text import split_sentences
 

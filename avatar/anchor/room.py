@@ -7,6 +7,7 @@ import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
+from assistant.approved import Approved
 from assistant.events import (
     Answer,
     CatalogUpdated,
@@ -18,7 +19,6 @@ from assistant.events import (
     ScriptDelta,
     ScriptRequest,
 )
-from assistant.scripts.approved import Approved
 from avatar.anchor.feed import ScriptFeed
 from avatar.anchor.fillers import Fillers
 from avatar.anchor.playlist import Playlist

@@ -6,14 +6,9 @@ import pytest
 
 from assistant.catalog import Catalog, FaqItem
 from assistant.compliance import ComplianceGate
+from assistant.repeats import Repeats, sentences
 from assistant.scripts import quality
-from assistant.scripts.checks import (
-    Repeats,
-    backed_prices,
-    backing_text,
-    sentences,
-    unbacked_entities,
-)
+from assistant.scripts.checks import backed_prices, backing_text, unbacked_entities
 
 CARD = "西湖龙井 明前特级绿茶 West Lake Longjing 产地 浙江杭州 豆花香明显 双罐密封礼盒"
 

@@ -7,13 +7,13 @@ import re
 import pytest
 from pydantic import ValidationError
 
+from assistant.approved import Approved
 from assistant.catalog import Catalog, Product
 from assistant.events import Chat, ScriptApprove, ScriptRequest, StageInfo, User, VisionUpdate
 from assistant.llm.base import Message
 from assistant.llm.settings import ScriptSettings
+from assistant.repeats import sentences
 from assistant.scripts import quality
-from assistant.scripts.approved import Approved
-from assistant.scripts.checks import sentences
 from tests.assistant.conftest import Harness, HarnessFactory
 from tests.fakes.assistant_llm import ScriptedLLM
 

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from assistant.answers.metrics import BrainMetrics
 from assistant.answers.room import RoomContext
+from assistant.approved import Approved, ApprovedScript
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
 from assistant.compliance import load_gate
@@ -19,8 +20,7 @@ from assistant.events import Event, Script, ScriptDelta, ScriptRequest
 from assistant.llm.base import Message
 from assistant.llm.settings import LLMSettings, ScriptSettings
 from assistant.plugins import RoomInfo
-from assistant.scripts.approved import Approved, ApprovedScript
-from assistant.scripts.checks import Repeats
+from assistant.repeats import Repeats
 from assistant.scripts.writer import ScriptWriter
 from assistant.stage import StageOwner
 from assistant.store import Store
