@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -54,6 +55,18 @@ async def base_url(settings: Settings) -> AsyncIterator[str]:
 async def client(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
         yield http
+
+
+async def demo_room(http: httpx.AsyncClient) -> RoomCreated:
+    """A fresh room holding the demo catalog."""
+    room = await create_room(http)
+    put = await http.put(
+        f"/v1/rooms/{room.room_id}/catalog",
+        json=json.loads(DEMO_CATALOG.read_text(encoding="utf-8")),
+        headers={"Authorization": f"Bearer {room.tokens['host']}"},
+    )
+    assert put.status_code == 200, put.text
+    return room
 
 
 async def create_room(http: httpx.AsyncClient, **spec: str) -> RoomCreated:

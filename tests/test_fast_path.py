@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
@@ -10,7 +9,7 @@ import httpx
 from assistant.catalog import Catalog
 from assistant.events import Answer, ChatAccepted
 from assistant.llm.settings import AnswerSettings, LLMSettings
-from tests.conftest import DEMO_CATALOG, create_room, make_settings, ws_url
+from tests.conftest import DEMO_CATALOG, demo_room, make_settings, ws_url
 from tests.server import serve
 from tests.wsclient import room_client
 
@@ -18,8 +17,7 @@ from tests.wsclient import room_client
 async def test_a_viewer_question_is_answered_from_the_catalog_without_models(
     tmp_path: Path,
 ) -> None:
-    raw = json.loads(DEMO_CATALOG.read_text(encoding="utf-8"))
-    catalog = Catalog.model_validate(raw)
+    catalog = Catalog.model_validate_json(DEMO_CATALOG.read_text(encoding="utf-8"))
     product = next(p for p in catalog.products if p.stock > 0)
     settings = make_settings(
         tmp_path,
@@ -28,10 +26,8 @@ async def test_a_viewer_question_is_answered_from_the_catalog_without_models(
         answers=AnswerSettings(phrase_with_llm=False),
     )
     async with serve(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
-        room = await create_room(http)
+        room = await demo_room(http)
         host_auth = {"Authorization": f"Bearer {room.tokens['host']}"}
-        put = await http.put(f"/v1/rooms/{room.room_id}/catalog", json=raw, headers=host_auth)
-        assert put.status_code == 200
         async with (
             room_client(ws_url(url, room, "host")) as host,
             room_client(ws_url(url, room, "viewer")) as viewer,

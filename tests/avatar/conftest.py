@@ -15,7 +15,13 @@ from assistant.catalog import Catalog, Product
 from assistant.events import AudioChunk, Event, Subtitle
 from assistant.plugins import RoomInfo
 from assistant.store import Store
+from avatar.anchor.fillers import load_lines
+from avatar.anchor.room import AnchorRoom
+from avatar.gate import Gate
+from avatar.metrics import AvatarMetrics
 from avatar.settings import AvatarSettings
+from avatar.tts import TTS
+from tests.fakes.avatar_clock import VirtualClock
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOM = "room-a"
@@ -38,6 +44,23 @@ def avatar_settings(**kw: object) -> AvatarSettings:
     }
     base.update(kw)
     return AvatarSettings.model_validate(base)
+
+
+def anchor_room(
+    info: RoomInfo, bus: MemoryBus, store: Store, tts: TTS, settings: AvatarSettings,
+    registry: CollectorRegistry,
+) -> AnchorRoom:  # fmt: skip
+    """A real anchor room with the fillers, the gate and metrics on ``registry``."""
+    return AnchorRoom(
+        info,
+        bus=bus,
+        store=store,
+        tts=tts,
+        settings=settings,
+        metrics=AvatarMetrics(registry),
+        gate=Gate(settings.compliance_dir),
+        lines=load_lines(settings.fillers_path, "zh"),
+    )
 
 
 @dataclass
@@ -96,3 +119,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def registry() -> CollectorRegistry:
     return CollectorRegistry()
+
+
+@pytest.fixture
+async def clock() -> AsyncIterator[VirtualClock]:
+    c = VirtualClock()
+    c.install()
+    yield c
+    c.uninstall()

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from assistant.bus.memory import MemoryBus
 from assistant.events import Answer, HostSay, ScheduleItem, ScheduleSet
 from assistant.store import Store
-from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import STATE_KEY, AnchorRoom
-from avatar.gate import Gate
-from avatar.metrics import AvatarMetrics
 from avatar.settings import AvatarSettings
-from tests.avatar.conftest import ROOM, Heard, avatar_settings, listen, room_info
+from tests.avatar.conftest import ROOM, Heard, anchor_room, avatar_settings, listen, room_info
 from tests.fakes.avatar_clock import VirtualClock
 from tests.fakes.avatar_scripts import FakeScriptWriter
 from tests.fakes.avatar_tts import FakeTTS
@@ -44,17 +39,8 @@ class Rig:
 
 
 def make_room(rig: Rig) -> AnchorRoom:
-    lines = load_lines(rig.settings.fillers_path, "zh")
-    return AnchorRoom(
-        room_info(),
-        bus=rig.bus,
-        store=rig.store,
-        tts=rig.tts,
-        settings=rig.settings,
-        metrics=AvatarMetrics(CollectorRegistry()) if rig.room else AvatarMetrics(rig.registry),
-        gate=Gate(rig.settings.compliance_dir),
-        lines=lines,
-    )
+    registry = CollectorRegistry() if rig.room else rig.registry
+    return anchor_room(room_info(), rig.bus, rig.store, rig.tts, rig.settings, registry)
 
 
 async def start_rig(
@@ -69,14 +55,6 @@ async def start_rig(
     rig.room = make_room(rig)
     await rig.room.start()
     return rig
-
-
-@pytest.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    c = VirtualClock()
-    c.install()
-    yield c
-    c.uninstall()
 
 
 def position(utterance_id: str) -> int:

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from assistant.bus.memory import MemoryBus
 from assistant.events import Answer, AudioChunk, Event, Script, ScriptDelta, ScriptRequest
 from assistant.store import Store
-from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import AnchorRoom
-from avatar.gate import Gate
-from avatar.metrics import AvatarMetrics
-from tests.avatar.conftest import ROOM, Heard, avatar_settings, listen, room_info
+from tests.avatar.conftest import ROOM, Heard, anchor_room, avatar_settings, listen, room_info
 from tests.fakes.avatar_clock import VirtualClock
 from tests.fakes.avatar_tts import FakeTTS
 
 # Any common Han characters: each script says new words, so none is skipped as a repeat.
 HAN = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
 CLAUSE_CHARS = 8
-
-
-@pytest.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    c = VirtualClock()
-    c.install()
-    yield c
-    c.uninstall()
 
 
 class LongSentences:
@@ -65,16 +52,7 @@ async def running(bus: MemoryBus, store: Store, tts: FakeTTS, registry: Collecto
     heard = Heard()
     await listen(bus, heard)
     settings = avatar_settings(**kw)
-    room = AnchorRoom(
-        room_info(("A",)),
-        bus=bus,
-        store=store,
-        tts=tts,
-        settings=settings,
-        metrics=AvatarMetrics(registry),
-        gate=Gate(settings.compliance_dir),
-        lines=load_lines(settings.fillers_path, "zh"),
-    )
+    room = anchor_room(room_info(("A",)), bus, store, tts, settings, registry)
     await room.start()
     return room, heard, writer
 

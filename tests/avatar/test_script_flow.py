@@ -24,12 +24,9 @@ from assistant.repeats import Repeats
 from assistant.scripts.writer import ScriptWriter
 from assistant.stage import StageOwner
 from assistant.store import Store
-from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import AnchorRoom
 from avatar.capability import AvatarCapability
-from avatar.gate import Gate
-from avatar.metrics import AvatarMetrics
-from tests.avatar.conftest import ROOM, ROOT, Heard, avatar_settings, listen, room_info
+from tests.avatar.conftest import ROOM, ROOT, Heard, anchor_room, avatar_settings, listen, room_info
 from tests.fakes.assistant_llm import ScriptedLLM
 from tests.fakes.avatar_clock import VirtualClock
 from tests.fakes.avatar_tts import FakeTTS
@@ -38,17 +35,8 @@ from tests.services import core_services
 
 def anchor(bus: MemoryBus, store: Store, tts: FakeTTS, info: RoomInfo | None = None,
            registry: CollectorRegistry | None = None, **kw: object) -> AnchorRoom:  # fmt: skip
-    settings = avatar_settings(**kw)
-    return AnchorRoom(
-        info or room_info(("A",)),
-        bus=bus,
-        store=store,
-        tts=tts,
-        settings=settings,
-        metrics=AvatarMetrics(registry or CollectorRegistry()),
-        gate=Gate(settings.compliance_dir),
-        lines=load_lines(settings.fillers_path, "zh"),
-    )
+    registry = registry or CollectorRegistry()
+    return anchor_room(info or room_info(("A",)), bus, store, tts, avatar_settings(**kw), registry)
 
 
 async def send(bus: MemoryBus, request_id: str, said: list[str], *, final: bool = True) -> None:

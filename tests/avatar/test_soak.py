@@ -25,13 +25,10 @@ from assistant.events import (
 )
 from assistant.store import Store
 from avatar.anchor.fillers import load_lines
-from avatar.anchor.room import AnchorRoom
 from avatar.anchor.speech import clauses
-from avatar.gate import Gate
-from avatar.metrics import AvatarMetrics
 from avatar.settings import AvatarSettings
 from avatar.tts.mixed import MixedEngine
-from tests.avatar.conftest import ROOM, avatar_settings, product, room_info
+from tests.avatar.conftest import ROOM, anchor_room, avatar_settings, product, room_info
 from tests.fakes.avatar_clock import VirtualClock
 from tests.fakes.avatar_scripts import FakeScriptWriter
 from tests.fakes.avatar_tts import SampledRealTTS
@@ -109,16 +106,7 @@ async def test_anchor_soak_24h(bus: MemoryBus, store: Store) -> None:
     tts = SampledRealTTS(engine, clock, every=500, seconds_per_char=0.22)
     soak = Soak(settings.gap_limit_s)
     await bus.on(ROOM, soak.on, ["audio.chunk", "subtitle"])
-    room = AnchorRoom(
-        room_info(("A", "B", "C", "D")),
-        bus=bus,
-        store=store,
-        tts=tts,
-        settings=settings,
-        metrics=AvatarMetrics(registry),
-        gate=Gate(settings.compliance_dir),
-        lines=load_lines(settings.fillers_path, "zh"),
-    )
+    room = anchor_room(room_info(("A", "B", "C", "D")), bus, store, tts, settings, registry)
     await room.start()
     rng = random.Random(3)
     loop = asyncio.get_running_loop()
