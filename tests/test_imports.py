@@ -1,8 +1,9 @@
-"""Which package may import which (README, "How it fits together"), over every module's AST."""
+"""Package boundaries over every module's AST: which package may import which, one error root."""
 
 from __future__ import annotations
 
 import ast
+import builtins
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,3 +87,18 @@ def test_the_rules_see_imports() -> None:
     seen = imports("avatar")
     assert "assistant.events" in set().union(*seen.values())  # the walk finds real imports
     assert any(within(t, ("assistant.compliance",)) for t in set().union(*seen.values()))
+
+
+def test_every_error_descends_from_the_one_root() -> None:
+    """Each package's errors subclass ``assistant.errors.AssistantError``; none start a tree."""
+    roots = []
+    for package in ("assistant", *CAPABILITIES):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.ClassDef):
+                    continue
+                names = {b.id for b in node.bases if isinstance(b, ast.Name)}
+                builtin = {n for n in names if isinstance(getattr(builtins, n, None), type)}
+                if any(issubclass(getattr(builtins, n), BaseException) for n in builtin):
+                    roots.append(f"{path.relative_to(ROOT)}:{node.name}")
+    assert roots == ["assistant/errors.py:AssistantError"]

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from assistant.errors import AssistantError
 
-class VisionError(Exception):
-    """Root of every error the vision package raises on purpose."""
+
+class VisionError(AssistantError):
+    """Root of every error the vision package raises on purpose; one of the service's errors."""
 
     code = "vision_error"
     status = 500
     error_code = 500  # PAI bodies carry an INT error_code
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class BadImage(VisionError):
