@@ -26,6 +26,7 @@ from assistant.llm.base import LLMUnavailable
 from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
 from assistant.plugins import CapabilityStatus
 from assistant.scripts.writer import ScriptWriter
+from assistant.tasks import TaskSet
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -73,7 +74,7 @@ class Brain:
         self.answerer = Answerer(settings=self.answer_settings, **common)
         self.writer = ScriptWriter(settings=self.script_settings, **common)
         self.rooms: dict[str, RoomContext] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._subs: list[Subscription] = []
         self._warm: asyncio.Task[None] | None = None
 
@@ -117,11 +118,6 @@ class Brain:
             },
         )
 
-    def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _warm_llm(self) -> None:
         assert self.llm is not None
         try:
@@ -131,8 +127,8 @@ class Brain:
             log.warning("the LLM is not ready: %s", exc)
             return
         for ctx in list(self.rooms.values()):
-            self._spawn(self._prime(ctx), f"brain-prime-{ctx.room_id}")
-        self._spawn(self._prime_scripts(), "brain-prime-scripts")
+            self._tasks.spawn(self._prime(ctx), f"brain-prime-{ctx.room_id}")
+        self._tasks.spawn(self._prime_scripts(), "brain-prime-scripts")
 
     async def _prime_scripts(self) -> None:
         """Every script section starts from its style's instructions: evaluate them once now."""
@@ -165,15 +161,14 @@ class Brain:
             return
         if self.llm is not None and self._warm is None:
             # Load the model now, not on the first script a host asks for.
-            self._warm = asyncio.create_task(self._warm_llm(), name="brain-llm-warm")
-            self._tasks.add(self._warm)
+            self._warm = self._tasks.spawn(self._warm_llm(), "brain-llm-warm")
         ctx = RoomContext(room.room_id, room.language, room.catalog, self.services.stage)
         self.rooms[room.room_id] = ctx
         if self.llm_ready():
-            self._spawn(self._prime(ctx), f"brain-prime-{room.room_id}")
+            self._tasks.spawn(self._prime(ctx), f"brain-prime-{room.room_id}")
         types = ["vision.update", "catalog.updated", "script.request", "script.approve", "stage"]
         self._subs.append(await self.services.bus.on(room.room_id, self._on_event, types))
-        self._spawn(self._answer_loop(ctx), f"brain-answers-{room.room_id}")
+        self._tasks.spawn(self._answer_loop(ctx), f"brain-answers-{room.room_id}")
 
     async def _on_event(self, event: Event) -> None:
         ctx = self.rooms.get(event.room_id)
@@ -184,15 +179,15 @@ class Brain:
         elif isinstance(event, CatalogUpdated):
             ctx.catalog = event.catalog
             if self.llm_ready():
-                self._spawn(self._prime(ctx), f"brain-prime-{ctx.room_id}")
+                self._tasks.spawn(self._prime(ctx), f"brain-prime-{ctx.room_id}")
         elif isinstance(event, StageChanged):
             product = ctx.catalog.get(event.sku) if event.sku else None
             if product is not None and self.llm_ready():
-                self._spawn(self._prime(ctx, product), f"brain-prime-{ctx.room_id}")
+                self._tasks.spawn(self._prime(ctx, product), f"brain-prime-{ctx.room_id}")
         elif isinstance(event, ScriptRequest):
-            self._spawn(self._script(ctx, event), f"brain-script-{event.id}")
+            self._tasks.spawn(self._script(ctx, event), f"brain-script-{event.id}")
         elif isinstance(event, ScriptApprove):
-            self._spawn(self.writer.approve(ctx, event), f"brain-approve-{event.id}")
+            self._tasks.spawn(self.writer.approve(ctx, event), f"brain-approve-{event.id}")
 
     async def _script(self, ctx: RoomContext, req: ScriptRequest) -> None:
         try:
@@ -230,9 +225,7 @@ class Brain:
     async def close(self) -> None:
         for sub in self._subs:
             sub.close("brain closed")
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel()
         if self.llm is not None and self._own_llm:
             await self.llm.close()
 

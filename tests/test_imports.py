@@ -22,6 +22,7 @@ CORE_API = (
     "assistant.understand.text",
     "assistant.approved",
     "assistant.repeats",
+    "assistant.tasks",
 )
 # The core's settings gather every part's settings into one Settings (one env namespace).
 SETTINGS = ("assistant.llm.settings", *(f"{c}.settings" for c in CAPABILITIES))

@@ -12,6 +12,7 @@ from prometheus_client import Counter, Histogram
 
 from assistant.catalog import Product
 from assistant.events import CatalogUpdated, Frame, StageChanged
+from assistant.tasks import TaskSet
 from vision.api import build_router
 from vision.backends import Models
 from vision.engine import VisionEngine
@@ -46,7 +47,7 @@ class VisionCapability:
         self.rooms: dict[str, RoomState] = {}
         self._ready: deque[str] = deque()
         self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
         self._subs: list[Subscription] = []
         self._workers: list[asyncio.Task[None]] = []
         reg = services.registry
@@ -57,11 +58,6 @@ class VisionCapability:
 
     def router(self) -> APIRouter:
         return build_router(self.engine)
-
-    def _spawn(self, coro: object, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def open_room(self, room: RoomInfo) -> None:
         if room.room_id in self.rooms:
@@ -76,8 +72,8 @@ class VisionCapability:
         frames = await bus.subscribe(room.room_id, ["frame"], group="vision")
         control = await bus.subscribe(room.room_id, ["stage", "catalog.updated"])
         self._subs += [frames, control]
-        self._spawn(self._read_frames(state, frames), f"vision-frames-{room.room_id}")
-        self._spawn(self._read_control(state, control), f"vision-control-{room.room_id}")
+        self._tasks.spawn(self._read_frames(state, frames), f"vision-frames-{room.room_id}")
+        self._tasks.spawn(self._read_control(state, control), f"vision-control-{room.room_id}")
         if not self._workers:
             for i in range(self.settings.workers):
                 task = asyncio.create_task(self._worker(), name=f"vision-worker-{i}")
@@ -150,7 +146,8 @@ class VisionCapability:
     async def close(self) -> None:
         for sub in self._subs:
             sub.close("vision closed")
-        tasks = [*self._tasks, *self._workers]
+        await self._tasks.cancel()
+        tasks = list(self._workers)
         for task in tasks:
             task.cancel()
         for task in tasks:

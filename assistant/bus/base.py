@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from assistant.errors import AssistantError
+from assistant.tasks import TaskSet
 
 if TYPE_CHECKING:
     from assistant.events import Event
@@ -119,7 +120,7 @@ class EventBus:
         self.published: Counter[str] = Counter()
         self._subs: dict[str, list[Subscription]] = {}
         self._rr = itertools.count()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     # -- transport hooks -----------------------------------------------------------------------
 
@@ -135,9 +136,7 @@ class EventBus:
     async def close(self) -> None:
         for sub in [s for subs in self._subs.values() for s in subs]:
             sub.close("bus closed")
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel()
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -180,9 +179,7 @@ class EventBus:
     ) -> Subscription:
         """Run ``handler`` for each event in a task the bus owns; a raising handler is logged."""
         sub = await self.subscribe(room_id, types, group=group)
-        task = asyncio.create_task(self._run_handler(sub, handler), name=f"bus-handler-{room_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._run_handler(sub, handler), f"bus-handler-{room_id}")
         return sub
 
     def detach(self, sub: Subscription) -> None:

@@ -76,19 +76,15 @@ class RedisBus(EventBus):
                     if "BUSYGROUP" not in str(exc):
                         raise
         if self._fanout is None or self._fanout.done():
-            self._fanout = self._spawn(self._fan_out_loop(), "redis-fanout")
+            self._fanout = self._tasks.spawn(self._fan_out_loop(), "redis-fanout")
         if group is not None and group not in self._group_readers:
-            self._group_readers[group] = self._spawn(self._group_loop(group), f"redis-{group}")
+            self._group_readers[group] = self._tasks.spawn(
+                self._group_loop(group), f"redis-{group}"
+            )
 
     def _room_closed(self, room_id: str) -> None:
         for key in self._keys(room_id):
             self._positions.pop(key, None)
-
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     async def close(self) -> None:
         # redis-py can turn a cancelled blocking read into a connection error, which the read
