@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from assistant.answers.facts import (
     catalog_numbers_text,
@@ -49,9 +49,9 @@ _NOT_MINE = {"offtopic": "off_topic", "recommendation": "recommendation"}
 
 @dataclass
 class Outcome:
-    status: str  # answered | skipped
+    status: Literal["answered", "skipped"]
     text: str
-    source: str
+    source: AnswerSource
     flagged: bool
     sku: str | None
     reason: str | None = None
