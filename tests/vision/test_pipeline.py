@@ -164,10 +164,16 @@ async def test_latest_wins_fair_across_rooms(vision: VisionCapability) -> None:
 async def test_bad_frame_is_skipped(vision: VisionCapability) -> None:
     updates = await open_room(vision, "r5", [])
     await vision.services.bus.publish(Frame(room_id="r5", data=b"\xff\xd8 not a jpeg"))
-    await asyncio.sleep(0.2)
+
+    def failed() -> float:
+        return vision.services.registry.get_sample_value("vision_pass_failures_total") or 0.0
+
+    async with asyncio.timeout(30):  # the bad frame's pass has ended before the next is sent
+        while not failed():  # noqa: ASYNC110 - a counter has no event to wait on
+            await asyncio.sleep(0.01)
     good = await send(vision, "r5", png(render_frame([])), updates)
     assert good.width == 1280
-    assert vision.failed._value.get() == 1
+    assert failed() == 1
 
 
 async def test_capability_router_serves_models(vision: VisionCapability) -> None:
