@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.bus import EventBus
@@ -61,8 +62,16 @@ class Triage:
     """Turns accepted chat into a ranked backlog that the answerer pulls from (Backlog)."""
 
     def __init__(
-        self, settings: TriageSettings, store: Store, bus: EventBus, understander: Understander
+        self,
+        settings: TriageSettings,
+        store: Store,
+        bus: EventBus,
+        understander: Understander,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: seconds for rate limits and the duplicate window (tests pass their own)."""
+        self.clock = clock
         self.settings = settings
         self.store = store
         self.bus = bus
@@ -117,7 +126,7 @@ class Triage:
 
     async def ingest(self, chat: Chat) -> ChatAccepted:
         """Persist one chat line and rank it; raises RateLimited before anything is accepted."""
-        now = time.monotonic()
+        now = self.clock()
         if chat.role == "viewer" and not self._allow(chat.room_id, chat.user.id, now):
             raise RateLimited("too many messages; slow down")
         if chat.role != "viewer":

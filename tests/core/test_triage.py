@@ -32,12 +32,22 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     store.close()
 
 
-def make(store: Store, **overrides: float) -> tuple[Triage, MemoryBus]:
+class Clock:
+    """Time that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(store: Store, clock: Clock | None = None, **overrides: float) -> tuple[Triage, MemoryBus]:
     bus = MemoryBus()
     settings = TriageSettings(**{"rate_per_minute": 600, "burst": 50, **overrides})
     stage = StageOwner(bus, store)
     understander = Understander(UnderstandSettings(embedder="none"), bus, stage, EmbedderPool())
-    return Triage(settings, store, bus, understander), bus
+    return Triage(settings, store, bus, understander, clock=clock or Clock()), bus
 
 
 def chat(text: str, user: str = "u1", ts: float | None = None) -> Chat:
@@ -97,11 +107,14 @@ async def test_near_duplicates_link_to_first(store: Store) -> None:
 
 
 async def test_duplicates_expire_after_window(store: Store) -> None:
-    triage, _ = make(store, dedupe_window_s=0.05)
-    await triage.ingest(chat("发什么快递", user="a"))
-    await asyncio.sleep(0.1)
-    again = await triage.ingest(chat("发什么快递", user="b"))
-    assert again.dup_of is None
+    clock = Clock()
+    triage, _ = make(store, clock, dedupe_window_s=30)
+    first = await triage.ingest(chat("发什么快递", user="a"))
+    clock.now += 29
+    within = await triage.ingest(chat("发什么快递", user="b"))
+    clock.now += 31
+    again = await triage.ingest(chat("发什么快递", user="c"))
+    assert within.dup_of == first.chat_id and again.dup_of is None
 
 
 async def test_full_backlog_skips_lowest_and_oldest(store: Store) -> None:
@@ -123,13 +136,18 @@ async def test_full_backlog_skips_lowest_and_oldest(store: Store) -> None:
 
 
 async def test_rate_limit_per_viewer(store: Store) -> None:
-    triage, _ = make(store, rate_per_minute=1, burst=2)
+    clock = Clock()
+    triage, _ = make(store, clock, rate_per_minute=1, burst=2)
     await triage.ingest(chat("一号多少钱", user="a"))
     await triage.ingest(chat("二号多少钱", user="a"))
     with pytest.raises(RateLimited):
         await triage.ingest(chat("三号多少钱", user="a"))
     await triage.ingest(chat("三号多少钱", user="b"))
     assert len(await store.chats(ROOM)) == 3
+    clock.now += 60  # one more line a minute
+    await triage.ingest(chat("四号多少钱", user="a"))
+    with pytest.raises(RateLimited):
+        await triage.ingest(chat("五号多少钱", user="a"))
 
 
 async def test_restore_brings_back_queued(store: Store) -> None:
