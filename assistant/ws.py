@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import MutableMapping
 from typing import Any
@@ -29,14 +28,10 @@ from assistant.events import (
 )
 from assistant.frames import check_frame
 from assistant.runtime import Runtime
+from assistant.untrusted import poses_as_staff
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-# Display names a viewer may not take, so nobody can pass as the bot or the host in chat.
-_RESERVED_NAME = re.compile(
-    r"\b(bot|host|admin|staff|official)\b|官方|客服|主播|助手|小助理|机器人", re.IGNORECASE
-)
 
 
 class Connection:
@@ -149,7 +144,7 @@ class Connection:
     def check_user(self, event: Chat | Engagement) -> None:
         if self.role != "viewer":
             return
-        if _RESERVED_NAME.search(event.user.name):
+        if poses_as_staff(event.user.name):
             raise Forbidden("that display name is reserved for staff and the bot")
         if self.user_id is None:
             self.user_id = event.user.id

@@ -28,7 +28,7 @@ from assistant.answers.room import RoomContext
 from assistant.answers.select import pick_product, select_fact
 from assistant.answers.stream import FactMismatch, guarded_clauses
 from assistant.catalog import Product
-from assistant.compliance import Change, Rewrite, audit
+from assistant.compliance import Change, audit_output
 from assistant.events import Answer, AnswerDelta, AnswerSource, ChatTriaged
 from assistant.llm.base import LLM, LLMUnavailable
 from assistant.llm.settings import AnswerSettings
@@ -36,6 +36,7 @@ from assistant.understand.linker import KEY_NAMED
 from assistant.understand.rules import PRICE_WORDS
 from assistant.understand.text import han_chars
 from assistant.understand.types import SHOP_INTENTS, LinkedFact, Understanding
+from assistant.untrusted import display_name, handle, visible
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -76,6 +77,7 @@ class Answerer(BrainPart[AnswerSettings]):
         reason = _NOT_MINE.get(item.intent)
         if reason is not None:  # recommend answers recommendations; off-topic goes unanswered
             return Outcome("skipped", "", "unknown", False, None, reason=reason)
+        item = self._shown(item)
         draft = await self._draft(room, item, llm_ready)
         if (
             self.settings.phrase_with_llm
@@ -87,6 +89,19 @@ class Answerer(BrainPart[AnswerSettings]):
             if out is not None:
                 return out
         return await self._emit(room, item, draft, t0)
+
+    def _shown(self, item: ChatTriaged) -> ChatTriaged:
+        """The line as the answer may show and say it: the asker's name replaced by a neutral
+        handle when it sells, links, poses as staff or trips the gate; the question gated."""
+        chat, lang = item.chat, item.understanding.language
+        name = display_name(chat.user.name, chat.user.id, lang)
+        if self.gate.scan(name):
+            name = handle(chat.user.id, lang)
+        user = chat.user.model_copy(update={"name": name})
+        text = self.gate.rewrite(visible(chat.text)).text
+        return item.model_copy(
+            update={"chat": chat.model_copy(update={"user": user, "text": text})}
+        )
 
     async def _draft(self, room: RoomContext, item: ChatTriaged, llm_ready: bool) -> Draft:
         u, name = item.understanding, item.chat.user.name
@@ -282,14 +297,8 @@ class Answerer(BrainPart[AnswerSettings]):
     ) -> Outcome:
         """Audit the compliance changes, publish the answer and store it."""
         chat, text = item.chat, draft.text
-        await audit(
-            self.store,
-            room.room_id,
-            Rewrite(text=text, changes=draft.changes),
-            source="answer",
-            ref=chat.id,
-        )
-        self.metrics.compliance_changes.labels("answer").inc(len(draft.changes))
+        await audit_output(self.store, room.room_id, text, draft.changes, source="answer",
+                           ref=chat.id, counter=self.metrics.compliance_changes)  # fmt: skip
         sku = draft.product.sku if draft.product is not None else None
         event = Answer(
             room_id=room.room_id,

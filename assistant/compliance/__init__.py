@@ -1,6 +1,6 @@
 """Advertising Law compliance gate: word lists, rewriting and the audit log."""
 
-from assistant.compliance.audit import audit
+from assistant.compliance.audit import audit, audit_output
 from assistant.compliance.gate import Change, ComplianceGate, Hit, Rewrite, load_gate
 from assistant.compliance.rules import ComplianceError, Rule, load_rules
 
@@ -12,6 +12,7 @@ __all__ = [
     "Rewrite",
     "Rule",
     "audit",
+    "audit_output",
     "load_gate",
     "load_rules",
 ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+from assistant.compliance.gate import Change, Rewrite
 
 if TYPE_CHECKING:
-    from assistant.compliance.gate import Rewrite
+    from prometheus_client import Counter
+
     from assistant.store import Store
 
 
@@ -34,3 +37,18 @@ async def audit(
         },
         ref=ref,
     )
+
+
+async def audit_output(
+    store: Store,
+    room_id: str,
+    text: str,
+    changes: list[Change],
+    *,
+    source: Literal["answer", "script"],
+    ref: str,
+    counter: Counter,
+) -> None:
+    """What the gate changed in an answer or a script: audited to the store, counted by source."""
+    await audit(store, room_id, Rewrite(text=text, changes=changes), source=source, ref=ref)
+    counter.labels(source).inc(len(changes))

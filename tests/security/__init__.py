@@ -1,0 +1,1 @@
+"""Probes of abuse through the public API, each against a running service."""
