@@ -15,6 +15,7 @@ from assistant.app import create_app
 from assistant.catalog import Catalog
 from assistant.rooms import RoomCreate, RoomCreated
 from assistant.runtime import Runtime
+from assistant.safety import check_start
 from assistant.settings import Settings
 
 log = logging.getLogger("assistant")
@@ -99,6 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
+    check_start(settings.server)
     if args.no_demo:
         settings = settings.model_copy(
             update={"server": settings.server.model_copy(update={"demo_catalog": None})}

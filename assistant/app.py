@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from assistant import api, pages, room_api, ws
 from assistant.errors import AssistantError
 from assistant.runtime import Runtime
+from assistant.safety import redact_server_logs
 from assistant.settings import Settings
 
 
@@ -23,6 +24,7 @@ def _error(status: int, code: str, message: str, details: list[dict[str, object]
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_server_logs()
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
         for capability in runtime.capabilities:
