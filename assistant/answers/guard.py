@@ -20,15 +20,29 @@ _CN_DIGITS = {
     "八": 8,
     "九": 9,
 }
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
-_CN_NUM = re.compile(r"[零一二两三四五六七八九十百千万]+(?=\s*(?:元|块|毛|折|毫升|克|斤|%))")
-_FREE = re.compile(r"免费|白送|不要钱|0元购|\bfree\b|for nothing|no charge", re.I)
+# the financial forms (壹佰元) write the same numbers in characters no one can misread
+_CN_DIGITS |= dict(zip("壹贰叁肆伍陆柒捌玖", range(1, 10), strict=True))
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000, "拾": 10, "佰": 100, "仟": 1000}
+_CN_UNITS["萬"] = 10000
+_CN_CHARS = "".join([*_CN_DIGITS, *_CN_UNITS])
+_CN_NUM = re.compile(rf"[{_CN_CHARS}]+(?=\s*(?:元|块|圆|毛|折|毫升|克|斤|%))")
+_FREE = re.compile(
+    r"免费|白送|不要钱|0元购|零元购|\bfree\b|for nothing|no charge|at no cost|on the house"
+    r"|complimentary",
+    re.I,
+)
+# Offers a model may not make up: each must be worded in the card or the shop text.
+_OFFER = re.compile(
+    r"买[一二两三\d]送[一二两三\d]|第二件半价|半价|包邮|运费险|赠品|送赠品|满\d+减\d+"
+    r"|buy one,? get one|\bbogo\b|half[- ]price|free shipping",
+    re.I,
+)
 _PERCENT_OFF = re.compile(r"\d+\s*折|\d+\s*%\s*off", re.I)
 _PRICE = re.compile(
     r"(?:[¥￥$]|rmb|cny)\s*(\d+(?:[.,]\d+)*)|(\d+(?:[.,]\d+)*)\s*(?:元|块|yuan|cny|rmb|dollars?)",
     re.I,
 )
-_CN_PRICE = re.compile(r"([零一二两三四五六七八九十百千万]+)\s*(?:元|块)")
+_CN_PRICE = re.compile(rf"([{_CN_CHARS}]+)\s*(?:元|块|圆)")
 _ECHO = re.compile(
     r"忽略.{0,8}(指令|规则|设定|要求)"
     r"|(ignore|ignoring|ignored) (all |the |my )?(previous|prior|above)"
@@ -55,7 +69,7 @@ def cn_to_int(text: str) -> int:
     for ch in text:
         if ch in _CN_DIGITS:
             digit = _CN_DIGITS[ch]
-        elif ch == "万":
+        elif ch in "万萬":
             total += (section + digit) * 10000
             section, digit = 0, 0
         else:
@@ -98,6 +112,8 @@ def check(
         bad.append("instruction echo")
     if _FREE.search(output) and not _FREE.search(source):
         bad.append("free")
+    said = source.casefold()
+    bad += [m.group() for m in _OFFER.finditer(output) if m.group().casefold() not in said]
     for m in _PERCENT_OFF.finditer(output):
         if m.group() not in source:
             bad.append(m.group())
