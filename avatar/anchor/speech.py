@@ -42,23 +42,26 @@ class AudioAhead:
             return
         self._jobs[(key, text)] = asyncio.create_task(self._collect(text), name=f"tts-{key}")
         while len(self._jobs) > self.size:
-            _, old = self._jobs.popitem(last=False)
-            old.cancel()
+            _drop(self._jobs.popitem(last=False)[1])
 
     def take(self, key: str, text: str) -> asyncio.Task[list[PcmChunk]] | None:
         return self._jobs.pop((key, text), None)
-
-    def ready(self, key: str, text: str) -> bool:
-        job = self._jobs.get((key, text))
-        return job is not None and job.done()
 
     async def _collect(self, text: str) -> list[PcmChunk]:
         return [chunk async for chunk in self.tts.synthesize(text)]
 
     def close(self) -> None:
         for job in self._jobs.values():
-            job.cancel()
+            _drop(job)
         self._jobs.clear()
+
+
+def _drop(job: asyncio.Task[list[PcmChunk]]) -> None:
+    """Cancel audio nobody will play; a failure it already had is read, so it is not reported
+    later as an exception never retrieved (the utterance it was for is skipped by then)."""
+    if job.done() and not job.cancelled():
+        job.exception()
+    job.cancel()
 
 
 class AirTime:
