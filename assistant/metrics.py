@@ -26,14 +26,16 @@ class _LiveState(Collector):
         for event_type, count in sorted(self.bus.published.items()):
             events.add_metric([event_type], count)
         yield events
-        depth = GaugeMetricFamily("lca_queue_depth", "Queued events per room", labels=["room"])
-        for room, size in self.bus.depths().items():
-            depth.add_metric([room], size)
-        yield depth
-        backlog = GaugeMetricFamily("lca_chat_backlog", "Triaged chat waiting", labels=["room"])
-        for room, size in self.triage.backlog_sizes().items():
-            backlog.add_metric([room], size)
-        yield backlog
+        # Totals and the busiest room's figure, never a room id: this endpoint needs no token,
+        # and a room id is half of what joining a room takes. Per room: /v1/rooms/{id}/health.
+        for name, what, sizes in (
+            ("lca_queue_depth", "Queued events", self.bus.depths()),
+            ("lca_chat_backlog", "Triaged chat waiting", self.triage.backlog_sizes()),
+        ):
+            yield GaugeMetricFamily(name, f"{what}, all rooms", value=sum(sizes.values()))
+            yield GaugeMetricFamily(
+                f"{name}_max", f"{what}, the busiest room", value=max(sizes.values(), default=0)
+            )
         skipped = CounterMetricFamily(
             "lca_chat_skipped", "Chat skipped, by reason", labels=["reason"]
         )

@@ -24,6 +24,7 @@ class RoomHealth(BaseModel):
 
     room: RoomRecord
     backlog: int
+    queue_depth: int  # events queued for the room's subscribers
     connections: dict[str, int]
     latencies: dict[str, Latency]
     vision: VisionUpdate | None
@@ -72,6 +73,7 @@ async def health(room_id: str, rt: RuntimeDep) -> RoomHealth:
     return RoomHealth(
         room=await rt.services.store.room(room_id),
         backlog=rt.triage.backlog_sizes().get(room_id, 0),
+        queue_depth=rt.services.bus.depths().get(room_id, 0),
         connections=rt.metrics.room_connections(room_id),
         latencies=rt.live.latencies(room_id),
         vision=rt.live.vision(room_id),

@@ -104,3 +104,4 @@ async def test_metrics_exposed(client: httpx.AsyncClient, room: RoomCreated) -> 
     ):
         assert name in text
     assert 'lca_events_total{type="catalog.updated"} 1.0' in text
+    assert room.room_id not in text  # the endpoint has no token: no room ids on it

@@ -29,8 +29,9 @@ async def test_room_catalog_and_queued_chat_survive(settings: Settings) -> None:
         got = await http.get(f"/v1/rooms/{room.room_id}/catalog", headers=host)
         assert got.status_code == 200
         assert got.json()["products"][0]["sku"] == "CUP-1"
-        metrics = (await http.get("/metrics")).text
-        assert f'lca_chat_backlog{{room="{room.room_id}"}} 1.0' in metrics
+        health = (await http.get(f"/v1/rooms/{room.room_id}/health", headers=host)).json()
+        assert health["backlog"] == 1
+        assert "lca_chat_backlog 1.0" in (await http.get("/metrics")).text
         async with room_client(ws_url(url, room, "host")) as conn:
             await conn.chat("欢迎回来", user_id="h", name="主播")
             assert (await conn.expect("chat.accepted")).model_dump()["status"] == "skipped"
