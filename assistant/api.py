@@ -38,8 +38,10 @@ async def room_role(
     header_token: Annotated[str | None, Depends(bearer)],
     token: Annotated[str | None, Query()] = None,
 ) -> Role:
-    """Resolve the caller's role in a room from a bearer header or ``?token=``."""
-    await rt.services.store.room(room_id)
+    """Resolve the caller's role in a room from a bearer header or ``?token=``.
+
+    An unknown room is refused like a bad token, so room ids cannot be probed for.
+    """
     given = header_token or token
     role = await rt.services.store.role_for(room_id, given) if given else None
     if role is None:

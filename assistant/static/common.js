@@ -50,7 +50,7 @@ export function newId() {
 export const price = (value) => `¥${Number(value).toFixed(2).replace(/\.00$/, "")}`;
 
 // Close codes after which reconnecting cannot help.
-const FINAL_CLOSE = new Set([4401, 4404]);
+const FINAL_CLOSE = new Set([4401]);
 
 export class RoomSocket {
   constructor({ onEvent, onAudio = null, onOpen = null, onState = null, batch = true }) {

@@ -65,8 +65,8 @@ async def test_catalog_roles(client: httpx.AsyncClient, room: RoomCreated) -> No
 
 async def test_unknown_room(client: httpx.AsyncClient, room: RoomCreated) -> None:
     resp = await client.get("/v1/rooms/nope/catalog", headers=auth(room.tokens["host"]))
-    assert resp.status_code == 404
-    assert resp.json()["code"] == "not_found"
+    forged = await client.get(f"/v1/rooms/{room.room_id}/catalog", headers=auth("forged"))
+    assert resp.status_code == 401 and resp.json() == forged.json()  # room ids can't be probed
 
 
 async def test_bad_catalog_is_rejected_whole(client: httpx.AsyncClient, room: RoomCreated) -> None:

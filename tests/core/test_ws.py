@@ -34,7 +34,7 @@ async def test_bad_token_and_unknown_room(base_url: str, room: RoomCreated) -> N
     async with connect(unknown) as conn:
         with pytest.raises(ConnectionClosed) as closed:
             await conn.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401  # as a bad token
 
 
 @pytest.mark.parametrize(
