@@ -189,7 +189,7 @@ def main() -> None:
     parser.add_argument("--max-rooms", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20.0, help="per concurrency step")
     parser.add_argument("--skip-rooms", action="store_true")
-    parser.add_argument("--answer-seconds", type=float, default=180.0, help="questions per run")
+    parser.add_argument("--answer-seconds", type=float, default=400.0, help="asking, per run")
     parser.add_argument("--skip-answers", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
