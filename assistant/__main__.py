@@ -16,6 +16,7 @@ from assistant.catalog import Catalog
 from assistant.rooms import RoomCreate, RoomCreated
 from assistant.runtime import Runtime
 from assistant.safety import check_start
+from assistant.server import server_config
 from assistant.settings import Settings
 
 log = logging.getLogger("assistant")
@@ -108,16 +109,9 @@ def main() -> None:
     rooms = asyncio.run(ensure_demo_rooms(settings))
     if rooms is not None:
         print(banner(settings, rooms), flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
-        ws="websockets-sansio",
-        ws_max_size=settings.ws.protocol_limit,
-        # Chat lines are tiny: compressing each frame for each viewer costs more than it saves.
-        ws_per_message_deflate=False,
-        log_level="info",
-    )
+    uvicorn.Server(
+        server_config(create_app(settings), settings, port=settings.server.port, log_level="info")
+    ).run()
 
 
 if __name__ == "__main__":

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
 
+from assistant.access import bearer, same_secret
 from assistant.catalog import Catalog, ShopInfo
-from assistant.errors import Forbidden, TooLarge, Unauthorized
+from assistant.errors import Forbidden, Invalid, TooLarge, Unauthorized
 from assistant.events import Frame, Role
 from assistant.frames import check_frame
 from assistant.rooms import RoomCreate, RoomCreated
 from assistant.runtime import Runtime
 
 router = APIRouter()
+M = TypeVar("M", bound=BaseModel)
+# Request bodies of json_body routes, added to the OpenAPI components by create_app.
+BODY_MODELS: dict[str, type[BaseModel]] = {}
 
 
 def runtime(request: Request) -> Runtime:
@@ -26,16 +32,14 @@ def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-def bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
+def header_token(authorization: Annotated[str | None, Header()] = None) -> str | None:
+    return bearer(authorization)
 
 
 async def room_role(
     room_id: str,
     rt: RuntimeDep,
-    header_token: Annotated[str | None, Depends(bearer)],
+    header_token: Annotated[str | None, Depends(header_token)],
     token: Annotated[str | None, Query()] = None,
 ) -> Role:
     """Resolve the caller's role in a room from a bearer header or ``?token=``.
@@ -56,13 +60,52 @@ async def host_only(role: Annotated[Role, Depends(room_role)]) -> Role:
 
 
 async def read_body(request: Request, limit: int, what: str) -> bytes:
-    """The raw request body, refused as soon as it passes ``limit`` bytes."""
+    """The raw request body, refused by its declared length or as soon as it passes ``limit``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"{what} larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
             raise TooLarge(f"{what} larger than {limit} bytes")
     return bytes(body)
+
+
+def json_body(model: type[M], limit: Callable[[Runtime], int]) -> Callable[..., Awaitable[M]]:
+    """A dependency that reads and validates a JSON body after the route's auth dependencies.
+
+    FastAPI reads a pydantic body parameter before any dependency runs, so an anonymous caller
+    could make the service parse megabytes; this one is declared after the auth, capped while
+    streaming, and parsed in a worker thread.
+    """
+
+    async def parse(request: Request, rt: RuntimeDep) -> M:
+        raw = await read_body(request, limit(rt), model.__name__)
+        try:
+            return await asyncio.to_thread(model.model_validate_json, raw)
+        except ValidationError as exc:
+            details: list[dict[str, object]] = [
+                {"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in exc.errors()[:20]
+            ]
+            raise Invalid("request failed validation", details=details) from None
+
+    return parse
+
+
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a ``json_body`` route (create_app adds the schema)."""
+    BODY_MODELS[model.__name__] = model
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def small_body(rt: Runtime) -> int:
+    return rt.services.settings.server.max_body_bytes
+
+
+def catalog_body(rt: Runtime) -> int:
+    return rt.services.settings.server.max_catalog_bytes
 
 
 @router.get("/healthz")
@@ -75,18 +118,33 @@ async def metrics(rt: RuntimeDep) -> Response:
     return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post("/v1/rooms", status_code=201)
-async def create_room(
-    spec: RoomCreate, rt: RuntimeDep, token: Annotated[str | None, Depends(bearer)]
-) -> RoomCreated:
-    admin = rt.services.settings.server.admin_token.get_secret_value()
-    if token is None or not hmac.compare_digest(token, admin):
+async def admin_only(rt: RuntimeDep, token: Annotated[str | None, Depends(header_token)]) -> None:
+    if not same_secret(token, rt.services.settings.server.admin_token.get_secret_value()):
         raise Unauthorized("admin bearer token required")
+
+
+@router.post(
+    "/v1/rooms",
+    status_code=201,
+    dependencies=[Depends(admin_only)],
+    openapi_extra=body_doc(RoomCreate),
+)
+async def create_room(
+    spec: Annotated[RoomCreate, Depends(json_body(RoomCreate, small_body))], rt: RuntimeDep
+) -> RoomCreated:
     return await rt.rooms.create(spec)
 
 
-@router.put("/v1/rooms/{room_id}/catalog", dependencies=[Depends(host_only)])
-async def put_catalog(room_id: str, catalog: Catalog, rt: RuntimeDep) -> dict[str, int]:
+@router.put(
+    "/v1/rooms/{room_id}/catalog",
+    dependencies=[Depends(host_only)],
+    openapi_extra=body_doc(Catalog),
+)
+async def put_catalog(
+    room_id: str,
+    catalog: Annotated[Catalog, Depends(json_body(Catalog, catalog_body))],
+    rt: RuntimeDep,
+) -> dict[str, int]:
     await rt.rooms.put_catalog(room_id, catalog)
     return {"products": len(catalog.products)}
 
@@ -96,8 +154,14 @@ async def get_catalog(room_id: str, rt: RuntimeDep) -> Catalog:
     return await rt.services.store.catalog(room_id)
 
 
-@router.put("/v1/rooms/{room_id}/shop", dependencies=[Depends(host_only)])
-async def put_shop(room_id: str, shop: ShopInfo, rt: RuntimeDep) -> ShopInfo:
+@router.put(
+    "/v1/rooms/{room_id}/shop", dependencies=[Depends(host_only)], openapi_extra=body_doc(ShopInfo)
+)
+async def put_shop(
+    room_id: str,
+    shop: Annotated[ShopInfo, Depends(json_body(ShopInfo, small_body))],
+    rt: RuntimeDep,
+) -> ShopInfo:
     """Replace the room's shop facts (how to buy, shipping, returns, ...); products are kept."""
     await rt.rooms.put_shop(room_id, shop)
     return shop

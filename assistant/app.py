@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +20,23 @@ from assistant.settings import Settings
 def _error(status: int, code: str, message: str, details: list[dict[str, object]]) -> JSONResponse:
     body = {"type": "error", "code": code, "message": message, "details": details}
     return JSONResponse(body, status_code=status)
+
+
+def _with_body_schemas(app: FastAPI) -> None:
+    """json_body routes declare their bodies by reference; the schemas are added here."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, model in api.BODY_MODELS.items():
+                doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(doc.pop("$defs", {}))
+                components[name] = doc
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -59,4 +77,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(room_api.router)
     app.include_router(ws.router)
     pages.mount(app)
+    _with_body_schemas(app)
     return app

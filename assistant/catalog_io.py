@@ -115,7 +115,7 @@ def _file_error(msg: str) -> RowError:
 def _json_doc(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise CatalogFileError([_file_error(f"not valid JSON: {exc}")]) from exc
 
 
@@ -145,6 +145,17 @@ def _json_rows(doc: Any) -> list[tuple[int, dict[str, Any]]]:
 def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
     """The rows whose cells could be read, and an error for each row whose cells could not."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _csv_records(reader)
+    except csv.Error as exc:  # a cell over csv's field limit, a NUL byte, a stray quote
+        raise CatalogFileError(
+            [RowError(row=max(reader.line_num - 1, 0), field="-", msg=f"unreadable CSV: {exc}")]
+        ) from exc
+
+
+def _csv_records(
+    reader: csv.DictReader[str],
+) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
     header = [h.strip() for h in reader.fieldnames or []]
     unknown = [h for h in header if h not in CSV_COLUMNS]
     missing = [c for c in ("sku", "title", "price", "stock", "category") if c not in header]

@@ -20,6 +20,12 @@ class BadInput(AssistantError):
     status = 400
 
 
+class Invalid(BadInput):
+    """Well-formed input that fails validation."""
+
+    status = 422
+
+
 class BadMessage(BadInput):
     code = "bad_message"
 

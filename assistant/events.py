@@ -369,6 +369,15 @@ class ProductCard(EventBase):
     audience = ALL_ROLES
 
 
+class Session(EventBase):
+    """A viewer's first message: the id the server gave it, and the signed session to pass as
+    ``?session=`` on reconnect to keep that id (never published on the bus)."""
+
+    type: Literal["session"] = "session"
+    user_id: str
+    session: str
+
+
 class Error(EventBase):
     type: Literal["error"] = "error"
     code: str
@@ -401,6 +410,7 @@ Event = Annotated[
     | Subtitle
     | ProductCard
     | StageChanged
+    | Session
     | Error,
     Field(discriminator="type"),
 ]

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
     from prometheus_client import CollectorRegistry
 
+    from assistant.access import Limiter
     from assistant.bus import EventBus
     from assistant.embedders import EmbedderPool
     from assistant.events import ChatTriaged, StageChanged
@@ -67,6 +68,7 @@ class Services:
     backlog: Backlog
     stage: StageView
     embedders: EmbedderPool
+    limiter: Limiter
 
 
 class Capability(Protocol):

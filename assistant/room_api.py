@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -99,6 +100,6 @@ async def upload_catalog(
 ) -> dict[str, int]:
     """Replace the catalog from a JSON or CSV file; 422 lists each bad row, nothing applies."""
     body = await read_body(request, rt.services.settings.server.max_catalog_bytes, "catalog file")
-    catalog = parse_catalog_file(body, sniff(body, content_type))
+    catalog = await asyncio.to_thread(parse_catalog_file, body, sniff(body, content_type))
     await rt.rooms.put_catalog(room_id, catalog)
     return {"products": len(catalog.products)}

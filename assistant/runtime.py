@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from assistant.access import Limiter
 from assistant.bus import create_bus
 from assistant.embedders import EmbedderPool
 from assistant.live import LiveView
@@ -50,6 +51,7 @@ class Runtime:
             backlog=triage,
             stage=stage,
             embedders=pool,
+            limiter=Limiter(settings.limits, settings.bus.redis_url),
         )
         capabilities = [load_capability(name, services) for name in settings.capabilities]
         live = LiveView(bus)

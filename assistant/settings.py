@@ -20,7 +20,32 @@ class ServerSettings(BaseModel):
     port: int = 8000
     admin_token: SecretStr = SecretStr("change-me-admin")
     demo_catalog: Path | None = Path("data/demo_catalog.json")
-    max_catalog_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Signs viewer sessions; empty: derived from admin_token (shared by every instance).
+    session_secret: SecretStr | None = None
+    # Slow or idle clients: a request's headers must arrive within header_timeout_s.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    keep_alive_s: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=8000, ge=16)
+    # Bodies are capped while they stream in, after the caller is authenticated.
+    max_catalog_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+
+
+class LimitSettings(BaseModel):
+    """Limits by source, not by what a client claims; strings in the limits library's notation."""
+
+    # redis: counted across every instance on the same Redis (``redis_url``, else the bus's).
+    storage: Literal["memory", "redis"] = "memory"
+    redis_url: str | None = None
+    # Every message a viewer sends (chat, engagement, anything else), counted three ways.
+    viewer_per_connection: str = "30/minute;5/second"
+    viewer_per_address: str = "120/minute;10/second"
+    viewer_per_room: str = "1200/minute;60/second"
+    # New WebSocket connections, and connections held at once (these two per instance).
+    connects_per_address: str = "30/minute"
+    connections_per_address: int = Field(default=32, ge=1)
+    connections_per_room: int = Field(default=5000, ge=1)
+    vision_per_token: str = "120/minute;4/second"
 
 
 class BusSettings(BaseModel):
@@ -45,8 +70,14 @@ class WsSettings(BaseModel):
 
     @property
     def protocol_limit(self) -> int:
-        """Frames up to twice the limit get a typed ``too_large`` error; beyond, close 1009."""
+        """A host's or anchor's messages up to twice the frame limit get a typed ``too_large``
+        error; beyond, the server closes the socket with 1009 before buffering more."""
         return 2 * self.max_frame_bytes
+
+    @property
+    def viewer_protocol_limit(self) -> int:
+        """The same for a viewer, who sends only small text messages."""
+        return 2 * self.max_text_bytes
 
 
 class TriageSettings(BaseModel):
@@ -67,6 +98,7 @@ class Settings(BaseSettings):
     bus: BusSettings = BusSettings()
     store: StoreSettings = StoreSettings()
     ws: WsSettings = WsSettings()
+    limits: LimitSettings = LimitSettings()
     triage: TriageSettings = TriageSettings()
     understand: UnderstandSettings = UnderstandSettings()
     llm: LLMSettings = LLMSettings()

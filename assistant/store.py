@@ -133,6 +133,13 @@ class Store:
         )
         return rows[0][0] if rows else None
 
+    async def is_host_token(self, token: str) -> bool:
+        """Whether ``token`` is the host token of some room (the vision API takes any)."""
+        rows = await self._all(
+            "SELECT 1 FROM tokens WHERE hash=? AND role='host'", hash_token(token)
+        )
+        return bool(rows)
+
     # -- catalogs ------------------------------------------------------------------------------
 
     async def put_catalog(self, room_id: str, catalog: Catalog) -> None:

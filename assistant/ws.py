@@ -12,8 +12,9 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from assistant.access import Sessions
 from assistant.bus import Subscription
-from assistant.errors import AssistantError, BadMessage, Forbidden, TooLarge
+from assistant.errors import AssistantError, BadMessage, Forbidden, RateLimited, TooLarge
 from assistant.events import (
     AudioChunk,
     Chat,
@@ -22,12 +23,15 @@ from assistant.events import (
     Event,
     Frame,
     Role,
+    Session,
+    User,
     new_id,
     parse_event,
     types_for,
 )
 from assistant.frames import check_frame
 from assistant.runtime import Runtime
+from assistant.server import raise_frame_limit
 from assistant.untrusted import poses_as_staff
 
 log = logging.getLogger(__name__)
@@ -35,12 +39,16 @@ router = APIRouter()
 
 
 class Connection:
-    def __init__(self, ws: WebSocket, rt: Runtime, room_id: str, role: Role) -> None:
+    def __init__(
+        self, ws: WebSocket, rt: Runtime, room_id: str, role: Role, user_id: str | None
+    ) -> None:
         self.ws = ws
         self.rt = rt
         self.room_id = room_id
         self.role = role
-        self.user_id: str | None = ws.query_params.get("user")
+        self.user_id = user_id  # a viewer's, from its signed session; None for staff
+        self.id = new_id()
+        self.address = ws.client.host if ws.client else "-"
         self.batch = ws.query_params.get("batch") == "1"
         self.inflight: set[asyncio.Task[None]] = set()
         self.settings = rt.services.settings.ws
@@ -101,10 +109,13 @@ class Connection:
             raise BadMessage("malformed or unknown message", details=details) from exc
         if self.role not in type(event).senders:
             raise Forbidden(f"a {self.role} may not send {event.type!r}")
+        if self.role == "viewer":
+            await self.check_rate()
         stamped = {"room_id": self.room_id, "ts": time.time()}
         if isinstance(event, Chat | Engagement):
-            self.check_user(event)
             stamped["id"] = new_id()
+            if self.role == "viewer" and self.user_id is not None:
+                stamped["user"] = self.viewer(event)
         if isinstance(event, Chat):
             stamped["role"] = self.role
             await self.pipeline(event.model_copy(update=stamped))
@@ -141,15 +152,22 @@ class Connection:
         """Let accepted lines finish persisting after the client left; their acks go nowhere."""
         await asyncio.gather(*self.inflight, return_exceptions=True)
 
-    def check_user(self, event: Chat | Engagement) -> None:
-        if self.role != "viewer":
-            return
+    def viewer(self, event: Chat | Engagement) -> User:
+        """The sender as the server knows it: the session's id, whatever id the client sent."""
         if poses_as_staff(event.user.name):
             raise Forbidden("that display name is reserved for staff and the bot")
-        if self.user_id is None:
-            self.user_id = event.user.id
-        elif event.user.id != self.user_id:
-            raise Forbidden("a connection speaks for one viewer only")
+        return User(id=self.user_id or event.user.id, name=event.user.name)
+
+    async def check_rate(self) -> None:
+        """Every viewer message counts against its connection, its address and its room."""
+        limits = self.rt.services.settings.limits
+        allow = self.rt.services.limiter.allow
+        if not (
+            await allow(limits.viewer_per_connection, "conn", self.id)
+            and await allow(limits.viewer_per_address, "addr", self.address)
+            and await allow(limits.viewer_per_room, "room", self.room_id)
+        ):
+            raise RateLimited("too many messages; slow down")
 
     async def handle_frame(self, data: bytes) -> None:
         if self.role != "host":
@@ -158,24 +176,65 @@ class Connection:
         await self.rt.services.bus.publish(frame)
 
 
+async def refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    await websocket.accept()
+    await websocket.close(code=code, reason=reason)
+
+
+def sessions(rt: Runtime) -> Sessions:
+    server = rt.services.settings.server
+    return Sessions((server.session_secret or server.admin_token).get_secret_value())
+
+
 @router.websocket("/v1/rooms/{room_id}/ws")
-async def room_socket(websocket: WebSocket, room_id: str, token: str = "") -> None:
+async def room_socket(
+    websocket: WebSocket, room_id: str, token: str = "", session: str = ""
+) -> None:
     rt: Runtime = websocket.app.state.runtime
     # An unknown room closes like a bad token, so room ids cannot be probed for.
     role = await rt.services.store.role_for(room_id, token) if token else None
     if role is None:
-        await websocket.accept()
-        await websocket.close(code=4401, reason="invalid token")
+        await refuse(websocket, 4401, "invalid token")
         return
+    address = websocket.client.host if websocket.client else "-"
+    limiter = rt.services.limiter
+    if not await limiter.allow(rt.services.settings.limits.connects_per_address, "new", address):
+        await refuse(websocket, 1013, "too many new connections; retry later")
+        return
+    full = limiter.connect(address, room_id)
+    if full is not None:
+        await refuse(websocket, 1013, full)
+        return
+    try:
+        await serve_socket(websocket, rt, room_id, role, session)
+    finally:
+        limiter.disconnect(address, room_id)
+
+
+async def serve_socket(
+    websocket: WebSocket, rt: Runtime, room_id: str, role: Role, session: str
+) -> None:
+    user_id = None
+    if role == "viewer":
+        signer = sessions(rt)
+        user_id = signer.verify(room_id, session)
+        if user_id is None:
+            user_id, session = signer.issue(room_id)
+    else:
+        raise_frame_limit(websocket, rt.services.settings.ws.protocol_limit)
     # Subscribe before the handshake completes, so nothing published after connect is missed.
     sub = await rt.services.bus.subscribe(
         room_id, types_for(role), maxsize=rt.services.settings.ws.send_queue
     )
-    conn = Connection(websocket, rt, room_id, role)
+    conn = Connection(websocket, rt, room_id, role, user_id)
     rt.metrics.connected(room_id, role, 1)
     pump: asyncio.Task[None] | None = None
     try:
         await websocket.accept()
+        if user_id is not None:
+            await websocket.send_text(
+                Session(room_id=room_id, user_id=user_id, session=session).wire()
+            )
         pump = asyncio.create_task(conn.pump(sub), name=f"ws-pump-{room_id}")
         while True:
             message = await websocket.receive()

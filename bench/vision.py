@@ -21,16 +21,17 @@ from PIL import Image, ImageDraw, ImageFont
 from prometheus_client import CollectorRegistry
 from skimage import data
 
+from assistant.access import Limiter
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
 from assistant.embedders import EmbedderPool
 from assistant.events import ChatTriaged, Frame, VisionUpdate
 from assistant.plugins import RoomInfo, Services
-from assistant.settings import Settings
+from assistant.settings import LimitSettings, Settings
 from assistant.stage import StageOwner
 from assistant.store import ChatStatus, Store
 from vision import compute
-from vision.api import build_router
+from vision.api import VisionAccess, build_router
 from vision.backends import Models
 from vision.capability import VisionCapability
 from vision.engine import VisionEngine
@@ -109,8 +110,17 @@ def direct_pass(models: Models, raw: bytes) -> None:
 
 async def http_detection(models: Models, raw: bytes, repeats: int) -> float:
     engine = VisionEngine(models.settings, models.model_dir, models)
-    app = FastAPI()
-    app.include_router(build_router(engine))
+    # Anonymous and unlimited: this times the route's own overhead, not access control.
+    settings = models.settings.model_copy(update={"anonymous": True})
+    limiter = Limiter(LimitSettings(vision_per_token="1000000/second"), "")
+    with tempfile.TemporaryDirectory() as tmp:
+        access = VisionAccess(settings, Store(Path(tmp) / "s.sqlite3"), limiter)
+        app = FastAPI()
+        app.include_router(build_router(engine, access))
+        return await _time_detection(app, engine, raw, repeats)
+
+
+async def _time_detection(app: FastAPI, engine: VisionEngine, raw: bytes, repeats: int) -> float:
     body = {"image": base64.b64encode(raw).decode()}
     samples = []
     transport = httpx.ASGITransport(app=app)
@@ -128,7 +138,10 @@ async def http_detection(models: Models, raw: bytes, repeats: int) -> float:
 def _capability(models: Models, bus: MemoryBus, store: Store) -> VisionCapability:
     settings = Settings(model_dir=models.model_dir.parent)
     stage = StageOwner(bus, store)
-    services = Services(settings, bus, store, CollectorRegistry(), _NoChat(), stage, EmbedderPool())
+    limiter = Limiter(settings.limits, settings.bus.redis_url)
+    services = Services(
+        settings, bus, store, CollectorRegistry(), _NoChat(), stage, EmbedderPool(), limiter
+    )
     return VisionCapability(services, models.settings, models)
 
 

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 
 from assistant.app import create_app
+from assistant.server import server_config
 from assistant.settings import Settings
 
 
@@ -24,17 +25,7 @@ def free_port() -> int:
 async def serve(settings: Settings) -> AsyncIterator[str]:
     """Yield the base URL (http://127.0.0.1:PORT) of a running instance; stop it on exit."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws="websockets-sansio",
-        ws_max_size=settings.ws.protocol_limit,
-        # Chat lines are tiny: compressing each frame for each viewer costs more than it saves.
-        ws_per_message_deflate=False,
-        lifespan="on",
-    )
+    config = server_config(create_app(settings), settings, port=port, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from assistant.access import Limiter
 from assistant.bus import EventBus
 from assistant.embedders import EmbedderPool
 from assistant.plugins import Backlog, Services
@@ -30,5 +31,6 @@ def core_services(
         backlog=backlog or IdleBacklog(),
         stage=stage,
         embedders=EmbedderPool(),
+        limiter=Limiter(settings.limits, settings.bus.redis_url),
     )
     return services, stage

@@ -24,6 +24,7 @@ CORE_API = (
     "assistant.repeats",
     "assistant.tasks",
     "assistant.install",
+    "assistant.access",
 )
 # The core's settings gather every part's settings into one Settings (one env namespace).
 SETTINGS = ("assistant.llm.settings", *(f"{c}.settings" for c in CAPABILITIES))

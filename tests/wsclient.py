@@ -10,12 +10,18 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from assistant.events import Event, parse_event
+from assistant.events import Event, Session, parse_event
 
 
 class RoomClient:
     def __init__(self, conn: ClientConnection) -> None:
         self.conn = conn
+
+    async def session(self) -> Session:
+        """A viewer's first message: the id and session the server gave it."""
+        event = await self.next_event()
+        assert isinstance(event, Session), event
+        return event
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.conn.send(json.dumps(message, ensure_ascii=False))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
@@ -11,9 +10,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from assistant.access import Limiter, bearer, same_secret
+from assistant.store import Store, hash_token
 from vision import compute
 from vision.engine import VisionEngine
-from vision.errors import BadRequest, ImageTooLarge, UnknownModel, VisionError
+from vision.errors import (
+    BadRequest,
+    ImageTooLarge,
+    TooManyRequests,
+    Unauthorized,
+    UnknownModel,
+    VisionError,
+)
 from vision.image import b64decode, data_url_bytes, decode_image
 from vision.schemas import (
     MODELS,
@@ -22,19 +30,47 @@ from vision.schemas import (
     ShelfRequest,
     SimilarityRequest,
 )
+from vision.settings import VisionSettings
 
 log = logging.getLogger(__name__)
 
 
+class VisionAccess:
+    """Who may call the vision API: the service token, any room's host token, or anyone when
+    ``anonymous`` is on; each caller within ``limits.vision_per_token``."""
+
+    def __init__(self, settings: VisionSettings, store: Store, limiter: Limiter) -> None:
+        self.settings = settings
+        self.store = store
+        self.limiter = limiter
+
+    async def check(self, request: Request) -> None:
+        token = bearer(request.headers.get("authorization"))
+        service = self.settings.api_token
+        if token and service is not None and same_secret(token, service.get_secret_value()):
+            key = "service"
+        elif token and await self.store.is_host_token(token):
+            key = "host:" + hash_token(token)[:16]
+        elif token is None and self.settings.anonymous:
+            key = "anonymous:" + (request.client.host if request.client else "-")
+        else:
+            raise Unauthorized("a bearer token is required: the service token or a host token")
+        if not await self.limiter.allow(self.limiter.settings.vision_per_token, "vision", key):
+            raise TooManyRequests("too many vision requests; slow down")
+
+
 def _parse(model: type[BaseModel], raw: bytes) -> Any:
     try:
-        return model.model_validate(json.loads(raw))
-    except (ValueError, ValidationError) as exc:  # JSONDecodeError and UnicodeError too
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
         fields = list(model.model_fields)
         raise BadRequest(f"body must be JSON with {fields}: {str(exc)[:300]}") from None
 
 
 async def _body(request: Request, cap: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise ImageTooLarge(f"request body is over {cap} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -45,23 +81,25 @@ async def _body(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _dispatch(engine: VisionEngine, model: str, raw: bytes) -> dict[str, Any]:
+def _dispatch(engine: VisionEngine, model: str, raw: bytes) -> dict[str, Any]:
+    """Parse, decode and run one request; called in the engine's pool, never on the loop."""
     s = engine.settings
     m = engine.models
     if model == "similarity":
         req = _parse(SimilarityRequest, raw)
         a = decode_image(b64decode(req.imagea, s), s)
         b = decode_image(b64decode(req.imageb, s), s)
-        return await engine.run_http(compute.similar, m, a, b)
+        return compute.similar(m, a, b)
     if model == "foreground_segmentation":
         req = _parse(ForegroundRequest, raw)
-        image = decode_image(data_url_bytes(req.input.url, s), s)
-        return await engine.run_http(compute.foreground, m, image)
+        return compute.foreground(m, decode_image(data_url_bytes(req.input.url, s), s))
     if model == "shelf_count":
         req = _parse(ShelfRequest, raw)
+        if 1 + len(req.products) > s.max_images_per_request:
+            raise ImageTooLarge(f"at most {s.max_images_per_request} images per request")
         image = decode_image(b64decode(req.image, s), s)
         products = [(p.sku, decode_image(b64decode(p.image, s), s)) for p in req.products]
-        return await engine.run_http(compute.shelf_count, m, image, products)
+        return compute.shelf_count(m, image, products)
     req = _parse(ImageRequest, raw)
     image = decode_image(b64decode(req.image, s), s)
     fn = {
@@ -70,13 +108,15 @@ async def _dispatch(engine: VisionEngine, model: str, raw: bytes) -> dict[str, A
         "ocr": compute.ocr,
         "scene": compute.scene,
     }[model]
-    return await engine.run_http(fn, m, image)
+    result: dict[str, Any] = fn(m, image)
+    return result
 
 
-def build_router(engine: VisionEngine) -> APIRouter:
+def build_router(engine: VisionEngine, access: VisionAccess) -> APIRouter:
     router = APIRouter(tags=["vision"])
-    # Similarity and shelf requests carry several images; base64 adds a third.
-    cap = engine.settings.max_image_bytes * 4 // 3 * 3 + 64 * 1024
+    # A request carries up to max_images_per_request images; base64 adds a third.
+    s = engine.settings
+    cap = s.max_image_bytes * 4 // 3 * s.max_images_per_request + 64 * 1024
 
     @router.post("/v1/vision/{model}", summary="PAI ModelHub-compatible image models")
     async def vision_model(model: str, request: Request) -> JSONResponse:
@@ -85,10 +125,11 @@ def build_router(engine: VisionEngine) -> APIRouter:
         foreground ``{"input": {"url": "data:..."}}``); see the README for every field."""
         request_id = str(uuid.uuid4())
         try:
+            await access.check(request)
             if model not in MODELS:
                 raise UnknownModel(f"unknown model {model!r}; known: {list(MODELS)}")
             raw = await _body(request, cap)
-            body = await _dispatch(engine, model, raw)
+            body = await engine.run_http(_dispatch, engine, model, raw)
             return JSONResponse({"request_id": request_id, "success": True, **body})
         except VisionError as exc:
             status, code, msg = exc.status, exc.error_code, exc.message

@@ -13,7 +13,7 @@ from prometheus_client import Counter, Histogram
 from assistant.catalog import Product
 from assistant.events import CatalogUpdated, Frame, StageChanged
 from assistant.tasks import TaskSet
-from vision.api import build_router
+from vision.api import VisionAccess, build_router
 from vision.backends import Models
 from vision.engine import VisionEngine
 from vision.errors import VisionError
@@ -57,7 +57,8 @@ class VisionCapability:
         self.latency = Histogram("vision_pass_seconds", "one frame pass", registry=reg)
 
     def router(self) -> APIRouter:
-        return build_router(self.engine)
+        access = VisionAccess(self.settings, self.services.store, self.services.limiter)
+        return build_router(self.engine, access)
 
     async def open_room(self, room: RoomInfo) -> None:
         if room.room_id in self.rooms:

@@ -53,3 +53,15 @@ class Busy(VisionError):
     code = "busy"
     status = 503
     error_code = 429
+
+
+class Unauthorized(VisionError):
+    code = "unauthorized"
+    status = 401
+    error_code = 401
+
+
+class TooManyRequests(VisionError):
+    code = "rate_limited"
+    status = 429
+    error_code = 429

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 INSTALL_COMMAND = "python -m vision.install"
 
@@ -27,10 +27,16 @@ class VisionSettings(BaseModel):
     face_backend: str = "blazeface_short"
     segmenter_backend: str = "selfie_landscape"
 
-    # Input caps: anything above is refused with 413 before it is decoded.
+    # Input caps, sized for 2 cores: anything above is refused with 413 before it is decoded
+    # (16 MP takes a 12 MP phone photo; decoding it costs about 0.2 s of one core).
     max_image_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
-    max_image_pixels: int = Field(default=40_000_000, ge=64)
-    max_image_side: int = Field(default=10_000, ge=8)
+    max_image_pixels: int = Field(default=16_000_000, ge=64)
+    max_image_side: int = Field(default=8192, ge=8)
+    max_images_per_request: int = Field(default=8, ge=2)
+
+    # /v1/vision/*: the service token, or any room's host token; anonymous only when enabled.
+    api_token: SecretStr | None = None
+    anonymous: bool = False
 
     detect_score: float = Field(default=0.35, ge=0, le=1)
     ocr_score: float = Field(default=0.5, ge=0, le=1)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from assistant.access import Limiter
 from assistant.brain import Brain
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
@@ -19,7 +20,7 @@ from assistant.embedders import EmbedderPool
 from assistant.events import Chat, ChatTriaged, Event, StageSet, User
 from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
 from assistant.plugins import RoomInfo, Services
-from assistant.settings import Settings
+from assistant.settings import LimitSettings, Settings
 from assistant.stage import StageOwner
 from assistant.store import Store
 from assistant.understand.service import Understander
@@ -125,7 +126,8 @@ async def harness(store: Store, gate: ComplianceGate) -> AsyncIterator[HarnessFa
         stage, pool = StageOwner(bus, store), EmbedderPool()
         understander = Understander(UnderstandSettings(embedder=embedder), bus, stage, pool)
         services = Services(settings=Settings(), bus=bus, store=store, registry=registry,
-                            backlog=backlog, stage=stage, embedders=pool)  # fmt: skip
+                            backlog=backlog, stage=stage, embedders=pool,
+                            limiter=Limiter(LimitSettings(), ""))  # fmt: skip
         ls = llm_settings or LLMSettings(backend="none" if llm is None else "llamacpp",
                                          first_token_timeout_s=2.0, timeout_s=5.0)  # fmt: skip
         brain = Brain(services, llm=llm, gate=gate, llm_settings=ls,

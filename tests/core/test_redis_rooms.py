@@ -31,12 +31,13 @@ async def test_chat_on_a_reaches_viewer_on_b(tmp_path: Path) -> None:
             )
             assert resp.status_code == 200
         async with (
-            room_client(ws_url(url_b, room, "viewer", user="on-b")) as viewer_b,
+            room_client(ws_url(url_b, room, "viewer")) as viewer_b,
             room_client(ws_url(url_a, room, "viewer")) as viewer_a,
         ):
-            await viewer_a.chat("在B实例也能看到吗？", user_id="on-a")
+            me = await viewer_a.session()
+            await viewer_a.chat("在B实例也能看到吗？")
             seen = await viewer_b.expect("chat")
             assert isinstance(seen, Chat)
-            assert (seen.text, seen.user.id) == ("在B实例也能看到吗？", "on-a")
+            assert (seen.text, seen.user.id) == ("在B实例也能看到吗？", me.user_id)
             accepted = await viewer_a.expect("chat.accepted")
             assert accepted.model_dump()["chat_id"] == seen.id

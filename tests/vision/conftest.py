@@ -8,11 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
+from assistant.access import Limiter
+from assistant.settings import LimitSettings
+from assistant.store import Store
+from vision.api import VisionAccess, build_router
 from vision.backends import Models
+from vision.engine import VisionEngine
 from vision.install import install
 from vision.settings import VisionSettings
 
@@ -75,3 +81,13 @@ def render_frame(lines: list[str], *, size: tuple[int, int] = (1280, 720)) -> Im
     for i, line in enumerate(lines):
         draw.text((660, 180 + i * 90), line, font=font, fill=(180, 20, 20) if i else (20, 20, 20))
     return np.asarray(img)
+
+
+def open_app(engine: VisionEngine, store_path: Path) -> FastAPI:
+    """A bare app with the vision router, anonymous access on and no rate limit to speak of:
+    the contract tests are about the models' requests, not about access."""
+    settings = engine.settings.model_copy(update={"anonymous": True})
+    limiter = Limiter(LimitSettings(vision_per_token="1000000/second"), "")
+    app = FastAPI()
+    app.include_router(build_router(engine, VisionAccess(settings, Store(store_path), limiter)))
+    return app

@@ -5,15 +5,14 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from fastapi import FastAPI
 
-from tests.vision.conftest import Img, png, render_frame
-from vision.api import build_router
+from tests.vision.conftest import Img, open_app, png, render_frame
 from vision.backends import Models
 from vision.engine import VisionEngine
 from vision.segment import rle_decode
@@ -22,10 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def http(models: Models) -> AsyncIterator[httpx.AsyncClient]:
+async def http(models: Models, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     engine = VisionEngine(models.settings, models.model_dir, models)
-    app = FastAPI()
-    app.include_router(build_router(engine))
+    app = open_app(engine, tmp_path / "s.sqlite3")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as client:
         yield client

@@ -13,8 +13,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.vision.conftest import png, sk
-from vision.api import build_router
+from tests.vision.conftest import open_app, png, sk
 from vision.backends import Models
 from vision.engine import VisionEngine
 from vision.schemas import MODELS
@@ -24,11 +23,10 @@ SEED = png(sk("coffee")[::4, ::4])
 
 
 @pytest.fixture(scope="module")
-def app(models: Models) -> Iterator[FastAPI]:
+def app(models: Models, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     engine = VisionEngine(models.settings, models.model_dir, models)
-    application = FastAPI()
-    application.include_router(build_router(engine))
-    yield application
+    yield open_app(engine, tmp_path_factory.mktemp("fuzz") / "s.sqlite3")
+    engine.close()
     engine.close()
 
 

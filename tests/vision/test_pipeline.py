@@ -19,7 +19,7 @@ from assistant.events import CatalogUpdated, Frame, StageSet, VisionUpdate
 from assistant.plugins import RoomInfo
 from assistant.settings import Settings
 from assistant.stage import StageOwner
-from assistant.store import Store
+from assistant.store import RoomRecord, Store
 from tests.services import core_services
 from tests.vision.conftest import png, render_frame, sk
 from vision.backends import Models
@@ -176,11 +176,18 @@ async def test_bad_frame_is_skipped(vision: VisionCapability) -> None:
     assert failed() == 1
 
 
-async def test_capability_router_serves_models(vision: VisionCapability) -> None:
+async def test_capability_router_serves_a_rooms_host_only(vision: VisionCapability) -> None:
+    room = RoomRecord(room_id="r9", title="t", mode="host", language="zh", created=0.0)
+    await vision.services.store.create_room(room, {"host": "host-secret", "viewer": "seen-by-all"})
     app = FastAPI()
     app.include_router(vision.router())
     body = {"image": base64.b64encode(png(sk("chelsea"))).decode()}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as c:
-        resp = await c.post("/v1/vision/detection", json=body)
-    assert resp.status_code == 200 and "cat" in resp.json()["detection_class_names"]
+        statuses = []
+        for token in (None, "seen-by-all", "host-secret"):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            resp = await c.post("/v1/vision/detection", json=body, headers=headers)
+            statuses.append(resp.status_code)
+    assert statuses == [401, 401, 200]
+    assert "cat" in resp.json()["detection_class_names"]

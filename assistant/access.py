@@ -1,0 +1,99 @@
+"""Who may call and how often: bearer tokens, constant-time secrets, limits counted by source."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from collections import Counter
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+from assistant.settings import LimitSettings
+
+log = logging.getLogger(__name__)
+
+
+def bearer(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+def same_secret(given: str | None, secret: str) -> bool:
+    """Constant-time; a token with non-ASCII characters is a wrong token, not an error."""
+    return given is not None and hmac.compare_digest(given.encode(), secret.encode())
+
+
+class Sessions:
+    """Signed viewer sessions: the server names each viewer, and only it can vouch for a name.
+
+    A session is ``<user id>.<signature>``, the signature an HMAC of the room and the id under
+    a secret every instance shares, so a viewer keeps its id across reconnects and instances
+    but can never take another's.
+    """
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"lca-viewer-session\n" + secret.encode()).digest()
+
+    def _sign(self, room_id: str, user_id: str) -> str:
+        mac = hmac.new(self._key, f"{room_id}\n{user_id}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac[:18]).decode()
+
+    def issue(self, room_id: str) -> tuple[str, str]:
+        """A new viewer id and its session."""
+        user_id = "v-" + secrets.token_urlsafe(9)
+        return user_id, f"{user_id}.{self._sign(room_id, user_id)}"
+
+    def verify(self, room_id: str, session: str | None) -> str | None:
+        """The viewer id a session vouches for in this room, or None."""
+        user_id, _, signature = (session or "").rpartition(".")
+        if not user_id or not same_secret(signature, self._sign(room_id, user_id)):
+            return None
+        return user_id
+
+
+class Limiter:
+    """Rate limits by named source key, in memory or counted across instances in Redis."""
+
+    def __init__(self, settings: LimitSettings, redis_url: str) -> None:
+        self.settings = settings
+        storage: Storage
+        if settings.storage == "redis":
+            url = "async+" + (settings.redis_url or redis_url)
+            storage = RedisStorage(url, implementation="redispy", key_prefix="lca-limits")
+        else:
+            storage = MemoryStorage()
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._items: dict[str, list[RateLimitItem]] = {}
+        self._connections: Counter[tuple[str, str]] = Counter()
+
+    async def allow(self, limit: str, *key: str) -> bool:
+        """Count one hit against every window of ``limit`` ("20/minute;5/second") for ``key``."""
+        items = self._items.get(limit)
+        if items is None:
+            items = self._items[limit] = parse_many(limit)
+        allowed = True
+        for item in items:
+            allowed = await self._limiter.hit(item, *key) and allowed
+        return allowed
+
+    def connect(self, address: str, room_id: str) -> str | None:
+        """Take a connection slot for ``address`` in ``room_id``; the cap it hit, if any."""
+        if self._connections["address", address] >= self.settings.connections_per_address:
+            return "too many connections from this address"
+        if self._connections["room", room_id] >= self.settings.connections_per_room:
+            return "the room is full"
+        self._connections["address", address] += 1
+        self._connections["room", room_id] += 1
+        return None
+
+    def disconnect(self, address: str, room_id: str) -> None:
+        for key in (("address", address), ("room", room_id)):
+            self._connections[key] -= 1
+            if self._connections[key] <= 0:
+                del self._connections[key]

@@ -1,0 +1,96 @@
+"""The uvicorn server as the service runs it: header deadlines, connection caps, per-role frames."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, WebSocket
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from assistant.settings import Settings
+
+FRAME_LIMIT = "lca.frame_limit"
+
+
+class HeaderDeadline(HttpToolsProtocol):
+    """Closes a connection whose request headers do not arrive in time (slowloris): uvicorn
+    itself times out only idle keep-alive connections."""
+
+    header_timeout_s = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.header_timeout_s, self._late)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _late(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+
+class RoleFrames(WebSocketsSansIOProtocol):
+    """Every socket starts with the small viewer cap on a message; the app raises it for a
+    host or an anchor once the token is checked, through the ``lca.frame_limit`` extension."""
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        self.scope["extensions"][FRAME_LIMIT] = {"set": self._set_limit}
+
+    def _set_limit(self, size: int) -> None:
+        self.conn.max_message_size = size
+
+
+def raise_frame_limit(websocket: WebSocket, size: int) -> None:
+    """Let this socket's messages reach ``size`` bytes (a no-op under another server)."""
+    extension = websocket.scope.get("extensions", {}).get(FRAME_LIMIT)
+    if extension is not None:
+        extension["set"](size)
+
+
+def server_config(app: FastAPI, settings: Settings, *, port: int, log_level: str) -> uvicorn.Config:
+    server = settings.server
+    deadline: type[HeaderDeadline] = type(
+        "Deadline", (HeaderDeadline,), {"header_timeout_s": server.header_timeout_s}
+    )
+    return uvicorn.Config(
+        app,
+        host=server.host,
+        port=port,
+        http=deadline,
+        ws=RoleFrames,
+        ws_max_size=settings.ws.viewer_protocol_limit,
+        # Chat lines are tiny: compressing each frame for each viewer costs more than it saves.
+        ws_per_message_deflate=False,
+        timeout_keep_alive=server.keep_alive_s,
+        limit_concurrency=server.max_connections,
+        log_level=log_level,
+        lifespan="on",
+    )
