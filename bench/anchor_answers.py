@@ -95,8 +95,8 @@ async def listen(ws: ClientConnection, anchor: Anchor) -> None:
 
 async def ask(base: str, room: dict[str, Any], anchor: Anchor, n: int, rng: random.Random) -> None:
     url = f"{base.replace('http', 'ws', 1)}/v1/rooms/{room['room_id']}/ws"
-    user = f"viewer-{room['room_id'][:6]}-{n}"
-    async with connect(f"{url}?token={room['tokens']['viewer']}&user={user}") as viewer:
+    async with connect(f"{url}?token={room['tokens']['viewer']}") as viewer:
+        user = json.loads(await viewer.recv())["user_id"]  # the server names each viewer
         text = rng.choice(QUESTIONS)
         body = {"type": "chat", "user": {"id": user, "name": f"观众{n}"}, "text": text}
         anchor.sent[user], anchor.asked[user] = time.perf_counter(), text

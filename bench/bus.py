@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from assistant.bus import create_bus
 from assistant.events import HostSay
 from assistant.settings import BusSettings
-from bench.common import median, pct, subprocess_service, write_result
+from bench.common import UNLIMITED, median, pct, subprocess_service, write_result
 from tests.server import free_port
 
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "data" / "demo_catalog.json"
@@ -103,16 +103,13 @@ class Load:
         # Relative send times keep the text free of long digit runs, which triage reads as spam.
         self.t0 = time.time()
 
-    async def _connect(self, prefix: str, count: int) -> list[ClientConnection]:
+    async def _connect(self, count: int) -> list[ClientConnection]:
         """Open connections 50 at a time, so thousands of handshakes do not time out."""
         conns: list[ClientConnection] = []
         for start in range(0, count, 50):
             batch = range(start, min(count, start + 50))
             conns += await asyncio.gather(
-                *(
-                    connect(f"{self.viewer_url}&user={prefix}{i}", max_size=None, open_timeout=60)
-                    for i in batch
-                )
+                *(connect(self.viewer_url, max_size=None, open_timeout=60) for _ in batch)
             )
         return conns
 
@@ -136,8 +133,8 @@ class Load:
                 self._record(self._chats(raw), expect, done)
 
     async def run(self, messages: int, rate: float | None) -> dict[str, float]:
-        viewers = await self._connect("w", self.n_viewers)
-        senders = await self._connect("s", self.n_senders)
+        viewers = await self._connect(self.n_viewers)
+        senders = await self._connect(self.n_senders)
         done = asyncio.Event()
         expect = messages * (self.n_viewers + self.n_senders)
         tasks = [asyncio.create_task(self._viewer(v, expect, done)) for v in viewers]
@@ -204,6 +201,7 @@ async def ours(
         "LCA_TRIAGE__BURST": "100000000",
         "LCA_TRIAGE__BACKLOG_SIZE": "1000000",
         "LCA_WS__SEND_QUEUE": "100000",
+        **UNLIMITED,
         # The bus and WebSocket path alone: no models competing for the two cores.
         "LCA_CAPABILITIES": "[]",
     }
