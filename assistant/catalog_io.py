@@ -149,7 +149,8 @@ def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[RowErro
         return _csv_records(reader)
     except csv.Error as exc:  # a cell over csv's field limit, a NUL byte, a stray quote
         raise CatalogFileError(
-            [RowError(row=max(reader.line_num - 1, 0), field="-", msg=f"unreadable CSV: {exc}")]
+            # line_num counts the lines read whole: the header, then the rows before this one.
+            [RowError(row=reader.line_num, field="-", msg=f"unreadable CSV: {exc}")]
         ) from exc
 
 
