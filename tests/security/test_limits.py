@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from assistant.events import Role
 from assistant.rooms import RoomCreated
 from assistant.settings import ServerSettings, Settings
 from tests.conftest import ADMIN, create_room, make_settings
@@ -67,7 +68,7 @@ async def test_a_big_body_without_a_token_is_refused_before_it_is_sent(served: S
 
 @pytest.mark.parametrize("role", ["viewer", "anchor"])
 async def test_a_big_body_from_a_non_host_is_refused_before_it_is_sent(
-    served: Served, role: str
+    served: Served, role: Role
 ) -> None:
     url, room = served
     auth = f"Authorization: Bearer {room.tokens[role]}"
@@ -135,7 +136,7 @@ async def test_a_non_ascii_bearer_is_a_wrong_token(served: Served) -> None:
         resp = await http.post(
             "/v1/rooms",
             json={"title": "x"},
-            headers={"Authorization": "Bearer 管理员密钥".encode()},
+            headers={b"Authorization": "Bearer 管理员密钥".encode()},
         )
     assert resp.status_code == 401 and resp.json()["code"] == "unauthorized"
 
