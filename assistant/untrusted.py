@@ -7,6 +7,8 @@ import re
 import unicodedata
 from typing import Literal
 
+from confusable_homoglyphs import confusables
+
 # Zero-width and other format characters hide a word from matching and show nothing on screen.
 _INVISIBLE = {"Cf", "Cc", "Co", "Cs"}
 _SEPARATORS = re.compile(r"[\W_]+")
@@ -32,12 +34,31 @@ def visible(text: str) -> str:
     return re.sub(r"[ \t\u3000]+", " ", kept)
 
 
+def latin_skeleton(text: str) -> str:
+    """Letters of other scripts that look Latin (Cyrillic Н о ѕ, Greek Ο) replaced by the Latin
+    letter they pass for, so ``Ноѕt`` reads as ``Host``; everything else is kept."""
+    found = confusables.is_confusable(text, greedy=True, preferred_aliases=["latin"])
+    swaps: dict[str, str] = {}
+    for item in found or []:
+        latin = [h["c"] for h in item["homoglyphs"] if h["n"].startswith("LATIN")]
+        if latin:
+            swaps[item["character"]] = latin[0]
+    return "".join(swaps.get(ch, ch) for ch in text)
+
+
+def plain(text: str) -> str:
+    """The text as it reads: compatibility forms folded (NFKC), invisible characters dropped,
+    look-alike letters made Latin."""
+    return latin_skeleton(visible(unicodedata.normalize("NFKC", text)))
+
+
 def poses_as_staff(name: str) -> bool:
-    """Staff or bot words however spaced, cased, widened or joined (ｈｏｓｔ, 主 播)."""
-    plain = visible(unicodedata.normalize("NFKC", name)).casefold()
+    """Staff or bot words however spaced, cased, widened, joined or spelled in look-alike
+    letters (ｈｏｓｔ, 主 播, Ноѕt)."""
+    plain_name = plain(name).casefold()
     return bool(
-        _STAFF_WORDS.search(_SEPARATORS.sub(" ", plain))
-        or _STAFF_ZH.search(_SEPARATORS.sub("", plain))
+        _STAFF_WORDS.search(_SEPARATORS.sub(" ", plain_name))
+        or _STAFF_ZH.search(_SEPARATORS.sub("", plain_name))
     )
 
 
@@ -53,6 +74,6 @@ def display_name(name: str, user_id: str, language: Literal["zh", "en"] = "zh") 
     """The name the bot may show and say: the viewer's own, or a neutral handle when it sells,
     links, poses as staff, is too long or is empty once cleaned."""
     shown = visible(unicodedata.normalize("NFKC", name)).replace("@", "").strip()
-    if not shown or len(shown) > MAX_NAME or _SELLING.search(shown) or poses_as_staff(shown):
+    if not shown or len(shown) > MAX_NAME or _SELLING.search(plain(shown)) or poses_as_staff(shown):
         return handle(user_id, language)
     return shown

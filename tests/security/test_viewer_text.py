@@ -48,7 +48,7 @@ async def ask(served: Served, text: str, name: str, session: str = "") -> tuple[
 
 
 @pytest.mark.parametrize(
-    "name", ["今天全场1元秒杀", "加微信领红包", "www.cheap.cn", "全网最好的店"]
+    "name", ["今天全场1元秒杀", "加微信领红包", "www.cheap.cn", "全网最好的店", "Ѕаlе"]
 )
 async def test_a_name_that_sells_is_replaced_by_a_neutral_handle(served: Served, name: str) -> None:
     product = in_stock()
@@ -64,7 +64,9 @@ async def test_a_plain_name_is_kept(served: Served) -> None:
     assert answer.text.startswith("@小王")
 
 
-@pytest.mark.parametrize("name", ["ｈｏｓｔ", "主 播", "Official_Host", "客\u200b服", "BOT"])
+@pytest.mark.parametrize(
+    "name", ["ｈｏｓｔ", "主 播", "Official_Host", "客\u200b服", "BOT", "Ноѕt", "ΒΟΤ"]
+)
 async def test_staff_names_are_refused_however_they_are_written(served: Served, name: str) -> None:
     url, room = served
     async with room_client(ws_url(url, room, "viewer")) as viewer:
