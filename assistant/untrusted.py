@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Literal
 
-from confusable_homoglyphs import confusables
+from confusable_homoglyphs import confusables  # type: ignore[import-untyped]
 
 # Zero-width and other format characters hide a word from matching and show nothing on screen.
 _INVISIBLE = {"Cf", "Cc", "Co", "Cs"}
