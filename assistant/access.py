@@ -10,6 +10,7 @@ import secrets
 from collections import Counter
 
 from limits import RateLimitItem, parse_many
+from redis.asyncio import ConnectionPool
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
@@ -62,10 +63,18 @@ class Limiter:
 
     def __init__(self, settings: LimitSettings, redis_url: str) -> None:
         self.settings = settings
+        self._pool: ConnectionPool | None = None
         storage: Storage
         if settings.storage == "redis":
-            url = "async+" + (settings.redis_url or redis_url)
-            storage = RedisStorage(url, implementation="redispy", key_prefix="lca-limits")
+            url = settings.redis_url or redis_url
+            # Our own pool, so that close() can release the connections limits would keep.
+            self._pool = ConnectionPool.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            storage = RedisStorage(
+                "async+" + url,
+                implementation="redispy",
+                key_prefix="lca-limits",
+                connection_pool=self._pool,  # type: ignore[arg-type]
+            )
         else:
             storage = MemoryStorage()
         self._limiter = SlidingWindowCounterRateLimiter(storage)
@@ -81,6 +90,10 @@ class Limiter:
         for item in items:
             allowed = await self._limiter.hit(item, *key) and allowed
         return allowed
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
 
     def connect(self, address: str, room_id: str) -> str | None:
         """Take a connection slot for ``address`` in ``room_id``; the cap it hit, if any."""

@@ -66,4 +66,5 @@ class Runtime:
         self.stage.close()
         self.live.close()
         await self.services.bus.close()
+        await self.services.limiter.close()
         self.services.store.close()
