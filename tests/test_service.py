@@ -32,15 +32,16 @@ async def test_viewer_question_answer_and_recommendation(tmp_path: Path) -> None
             room_client(ws_url(url, room, "host")) as host,
             room_client(ws_url(url, room, "viewer")) as viewer,
         ):
+            me = await viewer.session()
             # the price question and its status are tests/test_fast_path.py, with no model
             shipping = next(f for f in product.faq if "快递" in f.q or "发货" in f.q)
-            await viewer.chat(f"{product.title.split()[0]}发什么快递？", user_id="mum-buyer")
+            await viewer.chat(f"{product.title.split()[0]}发什么快递？")
             faq_answer = await viewer.expect("answer", timeout=30)
             assert isinstance(faq_answer, Answer) and shipping.a in faq_answer.text
 
-            await viewer.chat("推荐一个送妈妈的礼物，200元以内", user_id="mum-buyer")
+            await viewer.chat("推荐一个送妈妈的礼物，200元以内")
             rec = await viewer.expect("recommendation", timeout=60)
-            assert isinstance(rec, Recommendation) and rec.target_user == "mum-buyer"
+            assert isinstance(rec, Recommendation) and rec.target_user == me.user_id
             assert rec.items
             for item in rec.items:
                 listed = catalog.get(item.sku)
