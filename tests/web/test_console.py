@@ -410,7 +410,7 @@ async def test_recommendations_sent_are_listed(service: Service, browser: Browse
     page, errors = await open_page(browser, service.console())
     await page.wait_for_selector("#conn[data-state=open]")
     async with room_client(ws_url(service.url, service.room, "viewer")) as viewer:
-        await viewer.chat("推荐一个送妈妈的礼物，200元以内", user_id="gift-buyer")
+        await viewer.chat("推荐一个送妈妈的礼物，200元以内")
         rec = await viewer.expect("recommendation", timeout=60)
     assert isinstance(rec, Recommendation) and rec.items
     item = page.locator(f'#recs li[data-rec-id="{rec.id}"]')

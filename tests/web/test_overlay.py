@@ -125,7 +125,7 @@ async def test_overlay_shows_the_latest_answered_question(
     product = next(p for p in CATALOG.products if p.stock > 0)
     question = f"{product.title}多少钱？"
     async with room_client(ws_url(service.url, service.room, "viewer")) as viewer:
-        await viewer.chat(question, user_id="overlay-fan")
+        await viewer.chat(question)
         accepted = await viewer.expect("chat.accepted", timeout=10)
         assert isinstance(accepted, ChatAccepted)
         answer = await viewer.expect("answer", timeout=60)
