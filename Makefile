@@ -75,6 +75,7 @@ bench: install redis
 	$(PY) -m bench.assistant
 	$(PY) -m bench.scripts
 	$(PY) -m bench.pages
+	$(PY) -m bench.abuse
 
 clean:
 	rm -rf $(VENV) $(FAST) var .mypy_cache .ruff_cache .pytest_cache

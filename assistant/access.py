@@ -5,18 +5,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import secrets
 from collections import Counter
+from typing import TypeVar
 
 from limits import RateLimitItem, parse_many
-from redis.asyncio import ConnectionPool
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import ConnectionPool
+from starlette.requests import Request
+from starlette.responses import Response
 
 from assistant.settings import LimitSettings
 
-log = logging.getLogger(__name__)
+R = TypeVar("R", bound=Response)
 
 
 def bearer(authorization: str | None) -> str | None:
@@ -28,6 +30,15 @@ def bearer(authorization: str | None) -> str | None:
 def same_secret(given: str | None, secret: str) -> bool:
     """Constant-time; a token with non-ASCII characters is a wrong token, not an error."""
     return given is not None and hmac.compare_digest(given.encode(), secret.encode())
+
+
+def refused_unread(request: Request, response: R) -> R:
+    """A caller refused for who it is (401, 403) gets the connection closed with its answer:
+    keeping it alive would make the server read and throw away the rest of an unwanted upload.
+    A too-large or rate-limited upload keeps it, so an honest client reads its 413 or 429."""
+    if response.status_code in (401, 403) and request.method in ("POST", "PUT"):
+        response.headers["Connection"] = "close"
+    return response
 
 
 class Sessions:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from assistant import api, pages, room_api, ws
+from assistant.access import refused_unread
 from assistant.errors import AssistantError
 from assistant.runtime import Runtime
 from assistant.safety import redact_server_logs
@@ -63,7 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.details)
+        return refused_unread(request, _error(exc.status, exc.code, exc.message, exc.details))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -40,6 +40,10 @@ class RateLimited(AssistantError):
     status = 429
 
 
+class Flooding(RateLimited):
+    """A client that keeps sending after it was refused; its connection is closed."""
+
+
 class Unauthorized(AssistantError):
     code = "unauthorized"
     status = 401

@@ -60,12 +60,32 @@ class RoleFrames(WebSocketsSansIOProtocol):
     """Every socket starts with the small viewer cap on a message; the app raises it for a
     host or an anchor once the token is checked, through the ``lca.frame_limit`` extension."""
 
+    drain_s = 2.0
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         self.scope["extensions"][FRAME_LIMIT] = {"set": self._set_limit}
 
     def _set_limit(self, size: int) -> None:
         self.conn.max_message_size = size
+
+    def handle_parser_exception(self) -> None:
+        """Send the close frame (1009 for a message too big), then keep reading and dropping
+        what the client already sent until it hangs up: closing at once would reset the
+        connection with that data unread, and the client would never see the close code."""
+        if self.close_sent:
+            return
+        assert self.conn.close_sent is not None
+        close = self.conn.close_sent
+        self.queue.put_nowait(
+            {"type": "websocket.disconnect", "code": close.code, "reason": close.reason}
+        )
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        # uvicorn leaves the transport open while a close timer runs (the close handshake).
+        self.close_timer = self.loop.call_later(self.drain_s, self.transport.close)
 
 
 def raise_frame_limit(websocket: WebSocket, size: int) -> None:

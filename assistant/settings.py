@@ -41,6 +41,8 @@ class LimitSettings(BaseModel):
     viewer_per_connection: str = "30/minute;5/second"
     viewer_per_address: str = "120/minute;10/second"
     viewer_per_room: str = "1200/minute;60/second"
+    # A viewer refused this many times in a row is disconnected (close 1008).
+    refusals_before_close: int = Field(default=10, ge=1)
     # New WebSocket connections, and connections held at once (these two per instance).
     connects_per_address: str = "30/minute"
     connections_per_address: int = Field(default=32, ge=1)

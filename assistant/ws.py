@@ -14,7 +14,14 @@ from pydantic import ValidationError
 
 from assistant.access import Sessions
 from assistant.bus import Subscription
-from assistant.errors import AssistantError, BadMessage, Forbidden, RateLimited, TooLarge
+from assistant.errors import (
+    AssistantError,
+    BadMessage,
+    Flooding,
+    Forbidden,
+    RateLimited,
+    TooLarge,
+)
 from assistant.events import (
     AudioChunk,
     Chat,
@@ -49,6 +56,7 @@ class Connection:
         self.user_id = user_id  # a viewer's, from its signed session; None for staff
         self.id = new_id()
         self.address = ws.client.host if ws.client else "-"
+        self.refused = 0  # rate-limited messages in a row
         self.batch = ws.query_params.get("batch") == "1"
         self.inflight: set[asyncio.Task[None]] = set()
         self.settings = rt.services.settings.ws
@@ -94,6 +102,8 @@ class Connection:
             await self.ws.close(code=1013, reason="slow consumer")
 
     async def handle(self, message: MutableMapping[str, Any]) -> None:
+        if self.role == "viewer":
+            await self.check_rate()  # before any parsing: a refused message costs next to nothing
         if message.get("bytes") is not None:
             await self.handle_frame(message["bytes"])
             return
@@ -109,8 +119,6 @@ class Connection:
             raise BadMessage("malformed or unknown message", details=details) from exc
         if self.role not in type(event).senders:
             raise Forbidden(f"a {self.role} may not send {event.type!r}")
-        if self.role == "viewer":
-            await self.check_rate()
         stamped = {"room_id": self.room_id, "ts": time.time()}
         if isinstance(event, Chat | Engagement):
             stamped["id"] = new_id()
@@ -162,12 +170,17 @@ class Connection:
         """Every viewer message counts against its connection, its address and its room."""
         limits = self.rt.services.settings.limits
         allow = self.rt.services.limiter.allow
-        if not (
+        if (
             await allow(limits.viewer_per_connection, "conn", self.id)
             and await allow(limits.viewer_per_address, "addr", self.address)
             and await allow(limits.viewer_per_room, "room", self.room_id)
         ):
-            raise RateLimited("too many messages; slow down")
+            self.refused = 0
+            return
+        self.refused += 1
+        if self.refused > limits.refusals_before_close:
+            raise Flooding("too many messages refused in a row; closing")
+        raise RateLimited("too many messages; slow down")
 
     async def handle_frame(self, data: bytes) -> None:
         if self.role != "host":
@@ -242,8 +255,14 @@ async def serve_socket(
                 break
             try:
                 await conn.handle(message)
+            except Flooding as exc:
+                await conn.send_error(exc)
+                await websocket.close(code=1008, reason="too many messages")
+                break
             except AssistantError as exc:
                 await conn.send_error(exc)
+            # Messages already buffered come back without a wait: let other sockets have a turn.
+            await asyncio.sleep(0)
     except (WebSocketDisconnect, RuntimeError, OSError):
         log.debug("client left room %s", room_id)
     finally:

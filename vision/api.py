@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from assistant.access import Limiter, bearer, same_secret
+from assistant.access import Limiter, bearer, refused_unread, same_secret
 from assistant.store import Store, hash_token
 from vision import compute
 from vision.engine import VisionEngine
@@ -136,9 +136,10 @@ def build_router(engine: VisionEngine, access: VisionAccess) -> APIRouter:
         except Exception:  # a model failure must still answer in the PAI shape
             log.exception("vision model %s failed", model)
             status, code, msg = 500, 500, "internal error running the model"
-        return JSONResponse(
+        failed = JSONResponse(
             {"request_id": request_id, "success": False, "error_code": code, "error_msg": msg},
             status_code=status,
         )
+        return refused_unread(request, failed)
 
     return router

@@ -97,6 +97,27 @@ async def test_engagement_counts_against_the_connection(tmp_path: Path) -> None:
             assert await outcome(viewer) == "rate_limited"
 
 
+async def test_a_viewer_that_keeps_sending_after_refusals_is_disconnected(
+    tmp_path: Path,
+) -> None:
+    async for url, room in serving(
+        tmp_path, viewer_per_connection="2/minute", refusals_before_close=3
+    ):
+        async with connect(ws_url(url, room, "viewer")) as viewer:
+            await viewer.recv()  # the session
+            codes: list[str] = []
+            with pytest.raises(ConnectionClosed) as closed:
+                for n in range(20):
+                    await viewer.send(json.dumps({"type": "chat", "user": {"id": "x", "name": "y"},
+                                                  "text": f"第{n}条"}))  # fmt: skip
+                    reply = {"type": "chat"}
+                    while reply["type"] == "chat":  # its own line comes back to it first
+                        reply = json.loads(await asyncio.wait_for(viewer.recv(), 5))
+                    codes.append(reply.get("code") or reply["type"])
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert codes == ["chat.accepted"] * 2 + ["rate_limited"] * 4
+
+
 async def test_connections_are_capped_per_address(tmp_path: Path) -> None:
     async for url, room in serving(tmp_path, connections_per_address=3):
         async with AsyncExitStack() as stack:
