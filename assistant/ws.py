@@ -204,15 +204,16 @@ async def room_socket(
     websocket: WebSocket, room_id: str, token: str = "", session: str = ""
 ) -> None:
     rt: Runtime = websocket.app.state.runtime
+    address = websocket.client.host if websocket.client else "-"
+    limiter = rt.services.limiter
+    # Counted before the token is looked up: a flood of connects costs no store query.
+    if not await limiter.allow(rt.services.settings.limits.connects_per_address, "new", address):
+        await refuse(websocket, 1013, "too many new connections; retry later")
+        return
     # An unknown room closes like a bad token, so room ids cannot be probed for.
     role = await rt.services.store.role_for(room_id, token) if token else None
     if role is None:
         await refuse(websocket, 4401, "invalid token")
-        return
-    address = websocket.client.host if websocket.client else "-"
-    limiter = rt.services.limiter
-    if not await limiter.allow(rt.services.settings.limits.connects_per_address, "new", address):
-        await refuse(websocket, 1013, "too many new connections; retry later")
         return
     full = limiter.connect(address, room_id)
     if full is not None:

@@ -223,20 +223,29 @@ async def flood(t: dict[str, Any], seconds: float, line: Callable[[int, int], st
                 elif event.get("type") == "chat.accepted" and event.get("target_user"):
                     counts[f"ack_{event['status']}"] += 1
 
-    async def send(i: int, ws: ClientConnection) -> None:
-        reader, k = asyncio.create_task(read(ws)), 0
-        try:
-            while time.perf_counter() < end:
-                await ws.send(line(i, k))
-                counts["sent"], k = counts["sent"] + 1, k + 1
-                await asyncio.sleep(0)
-        except ConnectionClosed as exc:
-            counts[f"closed_{exc.rcvd.code if exc.rcvd else 'no_close'}"] += 1
-        await asyncio.sleep(1.0)  # the last replies
-        reader.cancel()
-        await ws.close()
+    async def send(i: int, ws: ClientConnection | None) -> None:
+        """Send flat out; a flooder that is closed or refused comes straight back."""
+        k = 0
+        while time.perf_counter() < end:
+            if ws is None:
+                ws = await open_viewer(t, counts)
+                if ws is None:
+                    await asyncio.sleep(0.05)
+                    continue
+            reader = asyncio.create_task(read(ws))
+            try:
+                while time.perf_counter() < end:
+                    await ws.send(line(i, k))
+                    counts["sent"], k = counts["sent"] + 1, k + 1
+                    await asyncio.sleep(0)
+            except ConnectionClosed as exc:
+                counts[f"closed_{exc.rcvd.code if exc.rcvd else 'no_close'}"] += 1
+            await asyncio.sleep(0.2)  # the last replies
+            reader.cancel()
+            await ws.close()
+            ws = None
 
-    await asyncio.gather(*(send(i, ws) for i, ws in enumerate(opened) if ws is not None))
+    await asyncio.gather(*(send(i, ws) for i, ws in enumerate(opened)))
     return counts
 
 
