@@ -16,6 +16,7 @@ from redis.asyncio import ConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from assistant.errors import AssistantError, TooLarge
 from assistant.settings import LimitSettings
 
 R = TypeVar("R", bound=Response)
@@ -30,6 +31,21 @@ def bearer(authorization: str | None) -> str | None:
 def same_secret(given: str | None, secret: str) -> bool:
     """Constant-time; a token with non-ASCII characters is a wrong token, not an error."""
     return given is not None and hmac.compare_digest(given.encode(), secret.encode())
+
+
+async def read_body(
+    request: Request, limit: int, what: str, too_large: type[AssistantError] = TooLarge
+) -> bytes:
+    """The raw request body, refused by its declared length or as soon as it passes ``limit``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(f"{what} larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise too_large(f"{what} larger than {limit} bytes")
+    return bytes(body)
 
 
 def refused_unread(request: Request, response: R) -> R:

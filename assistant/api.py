@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
-from assistant.access import bearer, same_secret
+from assistant.access import bearer, read_body, same_secret
 from assistant.catalog import Catalog, ShopInfo
-from assistant.errors import Forbidden, Invalid, TooLarge, Unauthorized
+from assistant.errors import Forbidden, Invalid, Unauthorized
 from assistant.events import Frame, Role
 from assistant.frames import check_frame
 from assistant.rooms import RoomCreate, RoomCreated
@@ -57,19 +57,6 @@ async def host_only(role: Annotated[Role, Depends(room_role)]) -> Role:
     if role != "host":
         raise Forbidden("only the room's host may do this")
     return role
-
-
-async def read_body(request: Request, limit: int, what: str) -> bytes:
-    """The raw request body, refused by its declared length or as soon as it passes ``limit``."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"{what} larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise TooLarge(f"{what} larger than {limit} bytes")
-    return bytes(body)
 
 
 def json_body(model: type[M], limit: Callable[[Runtime], int]) -> Callable[..., Awaitable[M]]:

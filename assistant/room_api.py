@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
-from assistant.api import RuntimeDep, host_only, read_body, room_role
+from assistant.access import read_body
+from assistant.api import RuntimeDep, host_only, room_role
 from assistant.catalog_io import parse_catalog_file, sniff
 from assistant.events import StageChanged, VisionUpdate
 from assistant.live import Latency, LiveSnapshot

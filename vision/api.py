@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from assistant.access import Limiter, bearer, refused_unread, same_secret
+from assistant.access import Limiter, bearer, read_body, refused_unread, same_secret
 from assistant.store import Store, hash_token
 from vision import compute
 from vision.engine import VisionEngine
@@ -67,20 +67,6 @@ def _parse(model: type[BaseModel], raw: bytes) -> Any:
         raise BadRequest(f"body must be JSON with {fields}: {str(exc)[:300]}") from None
 
 
-async def _body(request: Request, cap: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise ImageTooLarge(f"request body is over {cap} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise ImageTooLarge(f"request body is over {cap} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _dispatch(engine: VisionEngine, model: str, raw: bytes) -> dict[str, Any]:
     """Parse, decode and run one request; called in the engine's pool, never on the loop."""
     s = engine.settings
@@ -128,7 +114,7 @@ def build_router(engine: VisionEngine, access: VisionAccess) -> APIRouter:
             await access.check(request)
             if model not in MODELS:
                 raise UnknownModel(f"unknown model {model!r}; known: {list(MODELS)}")
-            raw = await _body(request, cap)
+            raw = await read_body(request, cap, "request body", ImageTooLarge)
             body = await engine.run_http(_dispatch, engine, model, raw)
             return JSONResponse({"request_id": request_id, "success": True, **body})
         except VisionError as exc:
