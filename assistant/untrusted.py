@@ -74,6 +74,11 @@ def display_name(name: str, user_id: str, language: Literal["zh", "en"] = "zh") 
     """The name the bot may show and say: the viewer's own, or a neutral handle when it sells,
     links, poses as staff, is too long or is empty once cleaned."""
     shown = visible(unicodedata.normalize("NFKC", name)).replace("@", "").strip()
-    if not shown or len(shown) > MAX_NAME or _SELLING.search(plain(shown)) or poses_as_staff(shown):
+    if (
+        not shown
+        or len(shown) > MAX_NAME
+        or _SELLING.search(latin_skeleton(shown))
+        or poses_as_staff(shown)
+    ):
         return handle(user_id, language)
     return shown
