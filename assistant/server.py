@@ -61,6 +61,7 @@ class RoleFrames(WebSocketsSansIOProtocol):
     host or an anchor once the token is checked, through the ``lca.frame_limit`` extension."""
 
     drain_s = 2.0
+    draining = False
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
@@ -72,19 +73,24 @@ class RoleFrames(WebSocketsSansIOProtocol):
     def handle_parser_exception(self) -> None:
         """Send the close frame (1009 for a message too big), then keep reading and dropping
         what the client already sent until it hangs up: closing at once would reset the
-        connection with that data unread, and the client would never see the close code."""
-        if self.close_sent:
+        connection with that data unread, and the client would never see the close code.
+        The app may have closed first (a bad token): then only the draining is left to do."""
+        if self.draining:
             return
-        assert self.conn.close_sent is not None
-        close = self.conn.close_sent
-        self.queue.put_nowait(
-            {"type": "websocket.disconnect", "code": close.code, "reason": close.reason}
-        )
+        self.draining = True
+        if not self.close_sent:
+            assert self.conn.close_sent is not None
+            close = self.conn.close_sent
+            self.queue.put_nowait(
+                {"type": "websocket.disconnect", "code": close.code, "reason": close.reason}
+            )
+            self.close_sent = True
         self.transport.write(b"".join(self.conn.data_to_send()))
-        self.close_sent = True
         if self.transport.can_write_eof():
             self.transport.write_eof()
         # uvicorn leaves the transport open while a close timer runs (the close handshake).
+        if self.close_timer is not None:
+            self.close_timer.cancel()
         self.close_timer = self.loop.call_later(self.drain_s, self.transport.close)
 
 
