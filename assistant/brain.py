@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.answers.answerer import Answerer
+from assistant.answers.answerer import Answerer, Outcome
 from assistant.answers.metrics import BrainMetrics
 from assistant.answers.room import RoomContext
 from assistant.answers.select import prime
+from assistant.bus import BusUnavailable
 from assistant.catalog import Product
 from assistant.compliance import ComplianceGate, load_gate
 from assistant.events import (
     CatalogUpdated,
+    ChatTriaged,
     ScriptApprove,
     ScriptRequest,
     StageChanged,
@@ -31,7 +34,7 @@ from assistant.tasks import TaskSet
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from assistant.bus import Subscription
+    from assistant.bus import Listener
     from assistant.events import Event
     from assistant.plugins import RoomInfo, Services
 
@@ -75,7 +78,7 @@ class Brain:
         self.writer = ScriptWriter(settings=self.script_settings, **common)
         self.rooms: dict[str, RoomContext] = {}
         self._tasks = TaskSet()
-        self._subs: list[Subscription] = []
+        self._subs: list[Listener] = []
         self._warm: asyncio.Task[None] | None = None
 
     def router(self) -> APIRouter | None:
@@ -168,7 +171,13 @@ class Brain:
             self._tasks.spawn(self._prime(ctx), f"brain-prime-{room.room_id}")
         types = ["vision.update", "catalog.updated", "script.request", "script.approve", "stage"]
         self._subs.append(await self.services.bus.on(room.room_id, self._on_event, types))
-        self._tasks.spawn(self._answer_loop(ctx), f"brain-answers-{room.room_id}")
+        supervised = self.services.supervisor.run(
+            functools.partial(self._answer_loop, ctx),
+            name="answers",
+            capability=self.name,
+            room_id=room.room_id,
+        )
+        self._tasks.spawn(supervised, f"brain-answers-{room.room_id}")
 
     async def _on_event(self, event: Event) -> None:
         ctx = self.rooms.get(event.room_id)
@@ -196,31 +205,41 @@ class Brain:
             log.exception("script %s failed in room %s", req.id, ctx.room_id)
 
     async def _answer_loop(self, ctx: RoomContext) -> None:
+        """Answer the room's questions one at a time. A question is handed back to the backlog
+        (it is still queued in the store) when the loop stops, at shutdown or because the
+        store or bus failed under it; the supervisor then runs the loop again."""
         backlog = self.services.backlog
         while True:
             item = await backlog.next(ctx.room_id)
-            chat_id = item.chat.id
             try:
-                out = await self.answerer.answer(ctx, item, llm_ready=self.llm_ready())
-            except asyncio.CancelledError:
-                await asyncio.shield(
-                    backlog.resolve(ctx.room_id, chat_id, "skipped", reason="shutdown")
-                )
+                out = await self._answer_one(ctx, item)
+            except BaseException:
+                backlog.requeue(item)
                 raise
-            except Exception as exc:
-                log.exception("answering %s failed in room %s", chat_id, ctx.room_id)
-                reason = "llm_unavailable" if isinstance(exc, LLMUnavailable) else "error"
-                self.metrics.skipped.labels(reason).inc()
-                await backlog.resolve(ctx.room_id, chat_id, "skipped", reason=reason)
-                continue
-            if out.status == "skipped":
-                self.metrics.skipped.labels(out.reason or "skipped").inc()
-                await backlog.resolve(ctx.room_id, chat_id, "skipped", reason=out.reason)
-            else:
-                reason = "flagged_to_host" if out.flagged else out.source
-                await backlog.resolve(
-                    ctx.room_id, chat_id, "answered", reason=reason, answer=out.text
-                )
+            if out is not None:
+                await asyncio.shield(self.answerer.deliver(out))
+
+    async def _answer_one(self, ctx: RoomContext, item: ChatTriaged) -> Outcome | None:
+        """Answer or skip one question and store how it ended; returns an answer to deliver."""
+        backlog, chat_id = self.services.backlog, item.chat.id
+        try:
+            out = await self.answerer.answer(ctx, item, llm_ready=self.llm_ready())
+        except (asyncio.CancelledError, BusUnavailable):
+            raise
+        except Exception as exc:
+            log.exception("answering %s failed in room %s", chat_id, ctx.room_id)
+            reason = "llm_unavailable" if isinstance(exc, LLMUnavailable) else "error"
+            self.metrics.skipped.labels(reason).inc()
+            await backlog.resolve(ctx.room_id, chat_id, "skipped", reason=reason)
+            return None
+        if out.status == "skipped":
+            self.metrics.skipped.labels(out.reason or "skipped").inc()
+            await backlog.resolve(ctx.room_id, chat_id, "skipped", reason=out.reason)
+            return None
+        # Stored as answered before it is published: a crash in between never answers twice.
+        reason = "flagged_to_host" if out.flagged else out.source
+        await backlog.resolve(ctx.room_id, chat_id, "answered", reason=reason, answer=out.text)
+        return out
 
     async def close(self) -> None:
         for sub in self._subs:

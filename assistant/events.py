@@ -35,6 +35,9 @@ class EventBase(BaseModel):
     senders: ClassVar[frozenset[Role]] = frozenset()
     audience: ClassVar[frozenset[Role]] = frozenset()
     lossy: ClassVar[bool] = False
+    # Not worth sending this long after it was made (speech is paced in real time): a bus
+    # coming back from an outage drops it from its outbox instead of playing it late.
+    stale_after_s: ClassVar[float | None] = None
     _wire: str | None = PrivateAttr(default=None)
 
     def wire(self) -> str:
@@ -343,6 +346,7 @@ class AudioChunk(EventBase):
     # How far ahead of now the room's playout clock places this chunk: a player that joins
     # mid-stream starts this late, so it keeps the anchor's buffer instead of running dry.
     lead_s: float = Field(default=0.0, ge=0)
+    stale_after_s = 2.0
     audience = frozenset({"anchor"})
 
 
@@ -352,6 +356,7 @@ class Subtitle(EventBase):
     text: str
     kind: Literal["script", "answer", "host", "filler"] = "script"
     sku: str | None = None
+    stale_after_s = 2.0
     audience = ALL_ROLES
 
 

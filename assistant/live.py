@@ -25,7 +25,7 @@ from assistant.events import (
 )
 
 if TYPE_CHECKING:
-    from assistant.bus import EventBus, Subscription
+    from assistant.bus import EventBus, Listener
     from assistant.plugins import RoomInfo
 
 # Frames kept per room, so the console can fetch the very frame a vision update describes.
@@ -93,7 +93,7 @@ class LiveView:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
         self.rooms: dict[str, _Room] = {}
-        self._subs: list[Subscription] = []
+        self._subs: list[Listener] = []
 
     async def open_room(self, info: RoomInfo) -> None:
         if info.room_id in self.rooms:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from assistant.events import ChatTriaged, StageChanged
     from assistant.settings import Settings
     from assistant.store import ChatStatus, Store
+    from assistant.supervise import Supervisor
 
 
 class RoomInfo(BaseModel):
@@ -48,6 +49,9 @@ class Backlog(Protocol):
     ) -> None:
         """Mark a question (and its linked duplicates) answered or skipped, and tell the host."""
 
+    def requeue(self, item: ChatTriaged) -> None:
+        """Hand back a question taken with ``next`` and not finished (it is still queued)."""
+
 
 class StageView(Protocol):
     """The room's product on stage, as its one owner in the core decided it."""
@@ -69,6 +73,7 @@ class Services:
     stage: StageView
     embedders: EmbedderPool
     limiter: Limiter
+    supervisor: Supervisor
 
 
 class Capability(Protocol):

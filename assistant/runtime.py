@@ -16,6 +16,7 @@ from assistant.rooms import Rooms
 from assistant.settings import Settings
 from assistant.stage import StageOwner
 from assistant.store import Store
+from assistant.supervise import Supervisor
 from assistant.triage import Triage
 from assistant.understand.service import Understander
 
@@ -52,6 +53,7 @@ class Runtime:
             stage=stage,
             embedders=pool,
             limiter=Limiter(settings.limits, settings.bus.redis_url),
+            supervisor=Supervisor(registry),
         )
         capabilities = [load_capability(name, services) for name in settings.capabilities]
         live = LiveView(bus)

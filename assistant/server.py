@@ -13,6 +13,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from assistant.settings import Settings
 
 FRAME_LIMIT = "lca.frame_limit"
+EVICT = "lca.evict"
 
 
 class HeaderDeadline(HttpToolsProtocol):
@@ -58,7 +59,8 @@ class HeaderDeadline(HttpToolsProtocol):
 
 class RoleFrames(WebSocketsSansIOProtocol):
     """Every socket starts with the small viewer cap on a message; the app raises it for a
-    host or an anchor once the token is checked, through the ``lca.frame_limit`` extension."""
+    host or an anchor once the token is checked, through the ``lca.frame_limit`` extension.
+    ``lca.evict`` closes a socket whose client stopped reading (see ``_evict``)."""
 
     drain_s = 2.0
     draining = False
@@ -66,9 +68,24 @@ class RoleFrames(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         self.scope["extensions"][FRAME_LIMIT] = {"set": self._set_limit}
+        self.scope["extensions"][EVICT] = {"close": self._evict}
 
     def _set_limit(self, size: int) -> None:
         self.conn.max_message_size = size
+
+    def _evict(self, code: int, reason: str) -> None:
+        """Close now, past flow control: an ASGI close waits, like every send, for the client
+        to read what is buffered, which a stalled client never does. The close frame joins
+        the buffer, and the connection is cut if the buffer has not drained in ``drain_s``."""
+        if self.transport.is_closing():
+            return
+        if not self.close_sent:
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+            self.conn.send_close(code, reason)
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.close_sent = True
+        self.transport.close()
+        self.loop.call_later(self.drain_s, self.transport.abort)
 
     def handle_parser_exception(self) -> None:
         """Send the close frame (1009 for a message too big), then keep reading and dropping
@@ -99,6 +116,15 @@ def raise_frame_limit(websocket: WebSocket, size: int) -> None:
     extension = websocket.scope.get("extensions", {}).get(FRAME_LIMIT)
     if extension is not None:
         extension["set"](size)
+
+
+async def evict(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close a socket whose client stopped reading; a plain close under another server."""
+    extension = websocket.scope.get("extensions", {}).get(EVICT)
+    if extension is not None:
+        extension["close"](code, reason)
+    else:
+        await websocket.close(code=code, reason=reason)
 
 
 def server_config(app: FastAPI, settings: Settings, *, port: int, log_level: str) -> uvicorn.Config:

@@ -66,7 +66,10 @@ class StoreSettings(BaseModel):
 class WsSettings(BaseModel):
     max_text_bytes: int = Field(default=16 * 1024, ge=256)
     max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # A socket's events waiting to be sent: past either bound, for longer than the bus's
+    # slow_consumer_timeout or past twice the bound, the client is closed with 1013.
     send_queue: int = Field(default=512, ge=8)
+    send_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
     batch_max: int = Field(default=64, ge=1)
     pipeline: int = Field(default=32, ge=1)
 

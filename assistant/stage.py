@@ -16,7 +16,7 @@ from assistant.events import (
 )
 
 if TYPE_CHECKING:
-    from assistant.bus import EventBus, Subscription
+    from assistant.bus import EventBus, Listener
     from assistant.plugins import RoomInfo
     from assistant.store import Store
 
@@ -31,7 +31,7 @@ class _Room:
     anchor: str | None = None
     vision: str | None = None
     current: StageChanged | None = None
-    subs: list[Subscription] = field(default_factory=list)
+    subs: list[Listener] = field(default_factory=list)
 
     def decide(self) -> tuple[str | None, StageSource]:
         order: tuple[tuple[str | None, StageSource], ...] = (

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.bus import EventBus
+from assistant.bus import BusUnavailable, EventBus
 from assistant.errors import RateLimited
-from assistant.events import Answer, Chat, ChatAccepted, ChatSkipped, ChatTriaged
+from assistant.events import Answer, Chat, ChatAccepted, ChatSkipped, ChatTriaged, Event
 from assistant.settings import TriageSettings
 from assistant.store import ChatStatus, Store
 from assistant.understand.rules import is_spam
@@ -18,6 +19,7 @@ from assistant.understand.service import Understander
 from assistant.understand.text import bigrams, normalise
 
 _MAX_BUCKETS = 50_000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -77,6 +79,7 @@ class Triage:
         self.bus = bus
         self.understander = understander
         self.skipped: dict[str, int] = {}
+        self.unannounced = 0
         self._rooms: dict[str, _Room] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
 
@@ -125,13 +128,16 @@ class Triage:
         return None
 
     async def ingest(self, chat: Chat) -> ChatAccepted:
-        """Persist one chat line and rank it; raises RateLimited before anything is accepted."""
+        """Persist one chat line and rank it; raises RateLimited (or BusUnavailable, when the
+        bus is down and its outbox full) before anything is accepted."""
         now = self.clock()
         if chat.role == "viewer" and not self._allow(chat.room_id, chat.user.id, now):
             raise RateLimited("too many messages; slow down")
+        if not self.bus.accepting():
+            raise BusUnavailable("the room cannot take chat right now; retry shortly")
         if chat.role != "viewer":
             await self.store.add_chat(chat, "skipped", reason="staff_message")
-            await self.bus.publish(chat)
+            await self._announce(chat)
             return self._ack(chat, "skipped", "staff_message")
         if is_spam(chat.text):
             await self.store.add_chat(chat, "skipped", reason="spam", intent="spam")
@@ -150,16 +156,16 @@ class Triage:
                 priority=understood.priority,
                 intent=understood.intent,
             )
-            await self.bus.publish(chat)
+            await self._announce(chat)
             # The host sees the link at once; the sender gets the same ack as its reply.
-            await self.bus.publish(
+            await self._announce(
                 ChatAccepted(
                     room_id=chat.room_id, chat_id=chat.id, status=first.status, dup_of=first.chat_id
                 )
             )
             if first.answer is not None:
                 await self.store.set_chat_status(chat.id, "answered", answer=first.answer)
-                await self.bus.publish(
+                await self._announce(
                     Answer(
                         room_id=chat.room_id,
                         chat_id=chat.id,
@@ -175,7 +181,7 @@ class Triage:
         room.recent.append(_Recent(chat.id, grams, skus, now))
         if len(room.recent) > self.settings.dedupe_recent:
             room.recent.popleft()
-        await self.bus.publish(chat)
+        await self._announce(chat)
         await self._enqueue(ChatTriaged(room_id=chat.room_id, chat=chat, understanding=understood))
         return self._ack(chat, "queued", None)
 
@@ -192,6 +198,15 @@ class Triage:
             target_user=chat.user.id,
         )
 
+    async def _announce(self, event: Event) -> None:
+        """Publish what follows a commit. The line is durable and the backlog local, so a bus
+        that cannot take the notice (down, outbox full) costs the notice, never the line."""
+        try:
+            await self.bus.publish(event)
+        except BusUnavailable:
+            self.unannounced += 1
+            log.warning("bus full: %s for room %s not published", event.type, event.room_id)
+
     async def _enqueue(self, item: ChatTriaged) -> None:
         room = self._room(item.room_id)
         entry = _Entry(item.priority, item.chat.ts, item)
@@ -204,7 +219,7 @@ class Triage:
             await self.resolve(item.room_id, lowest.item.chat.id, "skipped", reason="backlog")
         room.backlog.append(entry)
         room.wake.set()
-        await self.bus.publish(item)
+        await self._announce(item)
 
     async def restore(self, room_id: str) -> int:
         """Reload a room's queued questions after a restart; returns how many came back."""
@@ -229,6 +244,11 @@ class Triage:
         room.backlog.remove(best)
         return best.item
 
+    def requeue(self, item: ChatTriaged) -> None:
+        room = self._room(item.room_id)
+        room.backlog.append(_Entry(item.priority, item.chat.ts, item))
+        room.wake.set()
+
     async def resolve(
         self,
         room_id: str,
@@ -245,10 +265,10 @@ class Triage:
         if status == "skipped":
             await self._count_skip(room_id, chat_id, reason or "unspecified")
         else:
-            await self.bus.publish(
+            await self._announce(
                 ChatAccepted(room_id=room_id, chat_id=chat_id, status=status, reason=reason)
             )
 
     async def _count_skip(self, room_id: str, chat_id: str, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
-        await self.bus.publish(ChatSkipped(room_id=room_id, chat_id=chat_id, reason=reason))
+        await self._announce(ChatSkipped(room_id=room_id, chat_id=chat_id, reason=reason))

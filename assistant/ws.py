@@ -38,7 +38,7 @@ from assistant.events import (
 )
 from assistant.frames import check_frame
 from assistant.runtime import Runtime
-from assistant.server import raise_frame_limit
+from assistant.server import evict, raise_frame_limit
 from assistant.untrusted import poses_as_staff
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,13 @@ class Connection:
                 else:
                     texts.append(queued.wire())
             await self.send_batch(texts)
-        if sub.close_reason == "slow_consumer":
-            await self.ws.close(code=1013, reason="slow consumer")
+
+    async def watch(self, sub: Subscription) -> None:
+        """Close the socket with 1013 once its inbox overflows: the pump may be stuck in a send
+        to a client that stopped reading, so the close cannot wait for it."""
+        if await sub.wait_closed() == "slow_consumer":
+            self.rt.metrics.rejected.labels("slow_consumer").inc()
+            await evict(self.ws, 1013, "slow consumer")
 
     async def handle(self, message: MutableMapping[str, Any]) -> None:
         if self.role == "viewer":
@@ -237,12 +242,17 @@ async def serve_socket(
     else:
         raise_frame_limit(websocket, rt.services.settings.ws.protocol_limit)
     # Subscribe before the handshake completes, so nothing published after connect is missed.
+    ws_settings = rt.services.settings.ws
     sub = await rt.services.bus.subscribe(
-        room_id, types_for(role), maxsize=rt.services.settings.ws.send_queue
+        room_id,
+        types_for(role),
+        maxsize=ws_settings.send_queue,
+        max_bytes=ws_settings.send_buffer_bytes,
     )
     conn = Connection(websocket, rt, room_id, role, user_id)
     rt.metrics.connected(room_id, role, 1)
     pump: asyncio.Task[None] | None = None
+    watch: asyncio.Task[None] | None = None
     try:
         await websocket.accept()
         if user_id is not None:
@@ -250,6 +260,7 @@ async def serve_socket(
                 Session(room_id=room_id, user_id=user_id, session=session).wire()
             )
         pump = asyncio.create_task(conn.pump(sub), name=f"ws-pump-{room_id}")
+        watch = asyncio.create_task(conn.watch(sub), name=f"ws-watch-{room_id}")
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -270,7 +281,8 @@ async def serve_socket(
         await conn.finish()
         rt.metrics.connected(room_id, role, -1)
         sub.close()
-        if pump is not None:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump
+        for task in (pump, watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

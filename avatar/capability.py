@@ -86,6 +86,7 @@ class AvatarCapability:
                 metrics=self.metrics,
                 gate=self._gate,
                 lines=lines,
+                supervisor=self.services.supervisor,
             )
             if not self._warmed:
                 # A cold voice takes seconds for its first line: load it before the loop starts.

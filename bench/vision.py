@@ -30,6 +30,7 @@ from assistant.plugins import RoomInfo, Services
 from assistant.settings import LimitSettings, Settings
 from assistant.stage import StageOwner
 from assistant.store import ChatStatus, Store
+from assistant.supervise import Supervisor
 from vision import compute
 from vision.api import VisionAccess, build_router
 from vision.backends import Models
@@ -50,6 +51,9 @@ class _NoChat:
 
     async def resolve(self, room_id: str, chat_id: str, status: ChatStatus, **kw: Any) -> None:
         return None
+
+    def requeue(self, item: ChatTriaged) -> None:
+        raise NotImplementedError
 
 
 def frame_png() -> bytes:
@@ -139,8 +143,17 @@ def _capability(models: Models, bus: MemoryBus, store: Store) -> VisionCapabilit
     settings = Settings(model_dir=models.model_dir.parent)
     stage = StageOwner(bus, store)
     limiter = Limiter(settings.limits, settings.bus.redis_url)
+    registry = CollectorRegistry()
     services = Services(
-        settings, bus, store, CollectorRegistry(), _NoChat(), stage, EmbedderPool(), limiter
+        settings,
+        bus,
+        store,
+        registry,
+        _NoChat(),
+        stage,
+        EmbedderPool(),
+        limiter,
+        Supervisor(registry),
     )
     return VisionCapability(services, models.settings, models)
 

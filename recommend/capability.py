@@ -36,7 +36,7 @@ from recommend.text import parse_ask
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from assistant.bus.base import Subscription
+    from assistant.bus import Subscription
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -156,13 +156,22 @@ class RecommendCapability:
             raise
         state.recommender = recommender
         state.built.set()
-        async for event in state.sub:
-            try:
-                await self._handle(state, recommender, event, directory, images)
-            except (RecommendBadInput, UnknownSku) as exc:
-                log.info("recommend: %s in room %s: %s", event.type, state.info.room_id, exc)
-            except Exception:
-                log.exception("recommend failed on %s in room %s", event.type, state.info.room_id)
+        while True:
+            async for event in state.sub:
+                try:
+                    await self._handle(state, recommender, event, directory, images)
+                except (RecommendBadInput, UnknownSku) as exc:
+                    log.info("recommend: %s in room %s: %s", event.type, state.info.room_id, exc)
+                except Exception:
+                    log.exception(
+                        "recommend failed on %s in room %s", event.type, state.info.room_id
+                    )
+            if state.sub.close_reason != "slow_consumer":
+                return
+            # Fell behind and was cut off by the bus: take the room's requests again.
+            state.sub = await self.services.bus.subscribe(
+                state.info.room_id, TYPES, group="recommend"
+            )
 
     async def _sync(
         self,

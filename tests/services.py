@@ -11,6 +11,7 @@ from assistant.plugins import Backlog, Services
 from assistant.settings import Settings
 from assistant.stage import StageOwner
 from assistant.store import Store
+from assistant.supervise import Supervisor
 from tests.fakes.backlog import IdleBacklog
 
 
@@ -23,14 +24,16 @@ def core_services(
 ) -> tuple[Services, StageOwner]:
     """Services as the runtime builds them; open rooms on the returned owner to follow stages."""
     stage = StageOwner(bus, store)
+    registry = registry or CollectorRegistry()
     services = Services(
         settings=settings,
         bus=bus,
         store=store,
-        registry=registry or CollectorRegistry(),
+        registry=registry,
         backlog=backlog or IdleBacklog(),
         stage=stage,
         embedders=EmbedderPool(),
         limiter=Limiter(settings.limits, settings.bus.redis_url),
+        supervisor=Supervisor(registry),
     )
     return services, stage

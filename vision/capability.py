@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from typing import TYPE_CHECKING
@@ -11,8 +12,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import Counter, Histogram
 
 from assistant.catalog import Product
-from assistant.events import CatalogUpdated, Frame, StageChanged
-from assistant.tasks import TaskSet
+from assistant.events import CatalogUpdated, Event, Frame, StageChanged
 from vision.api import VisionAccess, build_router
 from vision.backends import Models
 from vision.engine import VisionEngine
@@ -24,7 +24,7 @@ from vision.settings import VisionSettings
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from assistant.bus.base import Subscription
+    from assistant.bus import Listener
     from assistant.plugins import RoomInfo, Services
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,7 @@ class VisionCapability:
         self.rooms: dict[str, RoomState] = {}
         self._ready: deque[str] = deque()
         self._wake = asyncio.Event()
-        self._tasks = TaskSet()
-        self._subs: list[Subscription] = []
+        self._subs: list[Listener] = []
         self._workers: list[asyncio.Task[None]] = []
         reg = services.registry
         self.passes = Counter("vision_passes", "frame passes published", registry=reg)
@@ -70,14 +69,18 @@ class VisionCapability:
         self.rooms[room.room_id] = state
         await self._set_catalog(state, room.catalog.products)
         bus = self.services.bus
-        frames = await bus.subscribe(room.room_id, ["frame"], group="vision")
-        control = await bus.subscribe(room.room_id, ["stage", "catalog.updated"])
-        self._subs += [frames, control]
-        self._tasks.spawn(self._read_frames(state, frames), f"vision-frames-{room.room_id}")
-        self._tasks.spawn(self._read_control(state, control), f"vision-control-{room.room_id}")
+        on_frame = functools.partial(self._on_frame, state)
+        on_control = functools.partial(self._on_control, state)
+        self._subs += [
+            await bus.on(room.room_id, on_frame, ["frame"], group="vision"),
+            await bus.on(room.room_id, on_control, ["stage", "catalog.updated"]),
+        ]
         if not self._workers:
             for i in range(self.settings.workers):
-                task = asyncio.create_task(self._worker(), name=f"vision-worker-{i}")
+                supervised = self.services.supervisor.run(
+                    self._worker, name=f"worker-{i}", capability="vision"
+                )
+                task = asyncio.create_task(supervised, name=f"vision-worker-{i}")
                 self._workers.append(task)
 
     async def _set_catalog(self, state: RoomState, products: list[Product]) -> None:
@@ -92,23 +95,21 @@ class VisionCapability:
 
         state.matcher = await self.engine.run(build)
 
-    async def _read_frames(self, state: RoomState, sub: Subscription) -> None:
-        async for event in sub:
-            if not isinstance(event, Frame):
-                continue
-            if state.pending is not None:
-                self.dropped.inc()
-            state.pending = event  # latest wins: never a backlog
-            if not state.busy and state.room_id not in self._ready:
-                self._ready.append(state.room_id)
-                self._wake.set()
+    async def _on_frame(self, state: RoomState, event: Event) -> None:
+        if not isinstance(event, Frame):
+            return
+        if state.pending is not None:
+            self.dropped.inc()
+        state.pending = event  # latest wins: never a backlog
+        if not state.busy and state.room_id not in self._ready:
+            self._ready.append(state.room_id)
+            self._wake.set()
 
-    async def _read_control(self, state: RoomState, sub: Subscription) -> None:
-        async for event in sub:
-            if isinstance(event, StageChanged):
-                state.follow(event)
-            elif isinstance(event, CatalogUpdated):
-                await self._set_catalog(state, event.products)
+    async def _on_control(self, state: RoomState, event: Event) -> None:
+        if isinstance(event, StageChanged):
+            state.follow(event)
+        elif isinstance(event, CatalogUpdated):
+            await self._set_catalog(state, event.products)
 
     async def _worker(self) -> None:
         """Round-robin over rooms with a pending frame; one pass per room at a time."""
@@ -147,7 +148,6 @@ class VisionCapability:
     async def close(self) -> None:
         for sub in self._subs:
             sub.close("vision closed")
-        await self._tasks.cancel()
         tasks = list(self._workers)
         for task in tasks:
             task.cancel()

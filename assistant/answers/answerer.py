@@ -57,6 +57,8 @@ class Outcome:
     sku: str | None
     reason: str | None = None
     first_token_s: float | None = None
+    # The answer to publish once its status is stored (``Answerer.deliver``).
+    event: Answer | None = None
 
 
 @dataclass
@@ -295,7 +297,7 @@ class Answerer(BrainPart[AnswerSettings]):
     async def _finish(
         self, room: RoomContext, item: ChatTriaged, draft: Draft, first: float | None, t0: float
     ) -> Outcome:
-        """Audit the compliance changes, publish the answer and store it."""
+        """Audit the compliance changes and build the answer; ``deliver`` publishes it."""
         chat, text = item.chat, draft.text
         await audit_output(self.store, room.room_id, text, draft.changes, source="answer",
                            ref=chat.id, counter=self.metrics.compliance_changes)  # fmt: skip
@@ -310,11 +312,21 @@ class Answerer(BrainPart[AnswerSettings]):
             source=draft.source,
             flagged=draft.flagged,
         )
-        await self.bus.publish(event)
-        await self.store.add_output(
-            room.room_id, "answer", event.model_dump(mode="json"), ref=chat.id
-        )
         self.metrics.answers.labels(draft.source).inc()
         if first is not None:
             self.metrics.first_token.labels(draft.source).observe(first)
-        return Outcome("answered", text, draft.source, draft.flagged, sku, first_token_s=first)
+        return Outcome(
+            "answered", text, draft.source, draft.flagged, sku, first_token_s=first, event=event
+        )
+
+    async def deliver(self, out: Outcome) -> None:
+        """Publish an answer whose status is already stored, and keep it in the room's history:
+        a crash before this line loses the answer, never repeats it."""
+        if out.event is not None:
+            await self.bus.publish(out.event)
+            await self.store.add_output(
+                out.event.room_id,
+                "answer",
+                out.event.model_dump(mode="json"),
+                ref=out.event.chat_id,
+            )

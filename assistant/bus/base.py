@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from assistant.bus.inbox import Handler, Listener, Subscription
 from assistant.errors import AssistantError
 from assistant.tasks import TaskSet
 
@@ -17,96 +20,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[["Event"], Awaitable[None]]
 
+class BusUnavailable(AssistantError):
+    """The bus backend cannot be reached, and its outbox is full or the call needs it now."""
 
-class SubscriptionClosed(AssistantError):
-    code = "subscription_closed"
-
-
-class Subscription:
-    """A bounded inbox: lossless events queue with backpressure, lossy ones keep the newest."""
-
-    def __init__(
-        self,
-        bus: EventBus,
-        room_id: str,
-        types: frozenset[str] | None,
-        maxsize: int,
-        group: str | None,
-    ) -> None:
-        self.bus = bus
-        self.room_id = room_id
-        self.types = types
-        self.group = group
-        self.close_reason: str | None = None
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
-        self._latest: dict[str, Event] = {}
-        self._wake = asyncio.Event()
-
-    @property
-    def closed(self) -> bool:
-        return self.close_reason is not None
-
-    def depth(self) -> int:
-        return self._queue.qsize() + len(self._latest)
-
-    def wants(self, event: Event) -> bool:
-        return self.types is None or event.type in self.types
-
-    async def deliver(self, event: Event) -> None:
-        if self.closed:
-            return
-        if event.lossy:
-            self._latest[event.type] = event
-        elif not self._queue.full():
-            self._queue.put_nowait(event)
-        else:
-            try:
-                async with asyncio.timeout(self.bus.slow_consumer_timeout):
-                    await self._queue.put(event)
-            except TimeoutError:
-                log.warning("closing slow subscriber in room %s", self.room_id)
-                self.close("slow_consumer")
-                return
-        self._wake.set()
-
-    async def get(self) -> Event:
-        while True:
-            if self._latest:
-                key = next(iter(self._latest))
-                return self._latest.pop(key)
-            if not self._queue.empty():
-                return self._queue.get_nowait()
-            if self.closed:
-                raise SubscriptionClosed(self.close_reason or "closed")
-            self._wake.clear()
-            await self._wake.wait()
-
-    def drain(self, limit: int) -> list[Event]:
-        """Up to ``limit`` events that are already waiting, without waiting for more."""
-        ready: list[Event] = []
-        while self._latest and len(ready) < limit:
-            ready.append(self._latest.pop(next(iter(self._latest))))
-        while not self._queue.empty() and len(ready) < limit:
-            ready.append(self._queue.get_nowait())
-        return ready
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> Event:
-        try:
-            return await self.get()
-        except SubscriptionClosed:
-            raise StopAsyncIteration from None
-
-    def close(self, reason: str = "closed") -> None:
-        if self.closed:
-            return
-        self.close_reason = reason
-        self._wake.set()
-        self.bus.detach(self)
+    code = "bus_unavailable"
+    status = 503
 
 
 class EventBus:
@@ -114,10 +33,24 @@ class EventBus:
 
     name = "base"
 
-    def __init__(self, *, queue_size: int = 1024, slow_consumer_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        queue_size: int = 1024,
+        slow_consumer_timeout: float = 5.0,
+        outbox_size: int = 10_000,
+    ) -> None:
         self.queue_size = queue_size
         self.slow_consumer_timeout = slow_consumer_timeout
+        self.outbox_size = outbox_size
+        self.dropped_while_down = 0
+        self._outbox: deque[Event] = deque()
+        # An event sent twice (a publish retried after a timeout that had in fact succeeded)
+        # is dispatched once.
+        self._fanned, self._grouped = _Seen(), _Seen()
+        self._flusher: asyncio.Task[None] | None = None
         self.published: Counter[str] = Counter()
+        self.slow_consumers = 0
         self._subs: dict[str, list[Subscription]] = {}
         self._rr = itertools.count()
         self._tasks = TaskSet()
@@ -141,10 +74,56 @@ class EventBus:
     # -- public API ----------------------------------------------------------------------------
 
     async def publish(self, event: Event) -> None:
+        """Send an event to the room. While the backend is down, lossless events wait in a
+        bounded outbox, in order, and go out when it is back (lossy ones are dropped and
+        counted); only a full outbox raises ``BusUnavailable``."""
         if not event.room_id:
             raise ValueError("event has no room_id")
         self.published[event.type] += 1
-        await self._send(event)
+        if self._outbox:
+            self._hold(event)
+            return
+        try:
+            await self._send(event)
+        except BusUnavailable as exc:
+            log.warning("bus unavailable (%s); holding events until it is back", exc)
+            self._hold(event)
+
+    @property
+    def backlogged(self) -> int:
+        """Events waiting in the outbox for the backend to come back."""
+        return len(self._outbox)
+
+    def accepting(self) -> bool:
+        """Whether a lossless event published now would be kept (the outbox has room)."""
+        return len(self._outbox) < self.outbox_size
+
+    def _hold(self, event: Event) -> None:
+        if event.lossy or _stale(event):
+            self.dropped_while_down += 1
+            return
+        if not self.accepting():
+            raise BusUnavailable("the bus is unreachable and its outbox is full")
+        self._outbox.append(event)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = self._tasks.spawn(self._flush(), "bus-outbox")
+
+    async def _flush(self) -> None:
+        failures = 0
+        while self._outbox:
+            if _stale(self._outbox[0]):
+                self._outbox.popleft()
+                self.dropped_while_down += 1
+                continue
+            try:
+                await self._send(self._outbox[0])
+            except BusUnavailable:
+                failures += 1
+                await asyncio.sleep(random.uniform(0, min(5.0, 0.05 * 2**failures)))
+                continue
+            self._outbox.popleft()
+            failures = 0
+        log.info("bus back: outbox flushed")
 
     async def subscribe(
         self,
@@ -153,14 +132,17 @@ class EventBus:
         *,
         group: str | None = None,
         maxsize: int | None = None,
+        max_bytes: int | None = None,
     ) -> Subscription:
-        """Subscribe to a room; within a ``group`` each event reaches only one member."""
+        """Subscribe to a room; within a ``group`` each event reaches only one member.
+        ``maxsize`` and ``max_bytes`` bound the inbox (see ``Subscription.offer``)."""
         sub = Subscription(
             self,
             room_id,
             frozenset(types) if types is not None else None,
             maxsize or self.queue_size,
             group,
+            max_bytes,
         )
         existing = self._subs.setdefault(room_id, [])
         first_in_group = group is not None and not any(s.group == group for s in existing)
@@ -176,11 +158,12 @@ class EventBus:
         types: Iterable[str] | None = None,
         *,
         group: str | None = None,
-    ) -> Subscription:
-        """Run ``handler`` for each event in a task the bus owns; a raising handler is logged."""
+    ) -> Listener:
+        """Run ``handler`` for each event of the room (see ``Listener``)."""
         sub = await self.subscribe(room_id, types, group=group)
-        self._tasks.spawn(self._run_handler(sub, handler), f"bus-handler-{room_id}")
-        return sub
+        listener = Listener(self, sub, handler)
+        self._tasks.spawn(listener.run(), f"bus-handler-{room_id}")
+        return listener
 
     def detach(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.room_id)
@@ -200,9 +183,11 @@ class EventBus:
     # -- dispatch, used by transports ----------------------------------------------------------
 
     async def _fan_out(self, event: Event) -> None:
+        if not self._fanned.first(event.id):
+            return
         for sub in list(self._subs.get(event.room_id, ())):
             if sub.group is None and sub.wants(event):
-                await sub.deliver(event)
+                sub.offer(event)
 
     async def _to_group(self, event: Event, group: str) -> bool:
         members = [
@@ -210,17 +195,32 @@ class EventBus:
         ]
         if not members:
             return False
-        await members[next(self._rr) % len(members)].deliver(event)
+        if not self._grouped.first(f"{group}/{event.id}"):
+            return True
+        members[next(self._rr) % len(members)].offer(event)
         return True
 
     def _groups(self, room_id: str) -> set[str]:
         return {s.group for s in self._subs.get(room_id, ()) if s.group is not None}
 
-    async def _run_handler(self, sub: Subscription, handler: Handler) -> None:
-        async for event in sub:
-            try:
-                await handler(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("subscriber failed on %s in room %s", event.type, sub.room_id)
+
+def _stale(event: Event) -> bool:
+    return event.stale_after_s is not None and time.time() - event.ts > event.stale_after_s
+
+
+class _Seen:
+    """The last ``size`` keys seen, in a set for the lookup and a ring for the eviction."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._ring: deque[str] = deque(maxlen=size)
+        self._keys: set[str] = set()
+
+    def first(self, key: str) -> bool:
+        """Whether ``key`` is new (it is remembered from now on)."""
+        if key in self._keys:
+            return False
+        if len(self._ring) == self._ring.maxlen:
+            self._keys.discard(self._ring[0])
+        self._ring.append(key)
+        self._keys.add(key)
+        return True

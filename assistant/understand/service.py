@@ -22,7 +22,7 @@ from assistant.understand.text import language_of
 from assistant.understand.types import PRIORITY, Understanding
 
 if TYPE_CHECKING:
-    from assistant.bus import EventBus, Subscription
+    from assistant.bus import EventBus, Listener
     from assistant.plugins import RoomInfo, StageView
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ BATCH = 64
 class _Room:
     index: CatalogIndex
     last: OrderedDict[str, tuple[str, float]] = field(default_factory=OrderedDict)
-    sub: Subscription | None = None
+    sub: Listener | None = None
 
 
 class Understander:

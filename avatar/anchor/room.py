@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry
 
 from assistant.approved import Approved
 from assistant.events import (
@@ -19,6 +22,7 @@ from assistant.events import (
     ScriptDelta,
     ScriptRequest,
 )
+from assistant.supervise import Supervisor
 from avatar.anchor.feed import ScriptFeed
 from avatar.anchor.fillers import Fillers
 from avatar.anchor.playlist import Playlist
@@ -27,8 +31,7 @@ from avatar.anchor.voice import Voice
 from avatar.text import split_sentences
 
 if TYPE_CHECKING:
-    from assistant.bus import EventBus
-    from assistant.bus.base import Subscription
+    from assistant.bus import EventBus, Listener
     from assistant.plugins import RoomInfo
     from assistant.store import Store
     from avatar.gate import Gate
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STATE_KEY = "anchor"
 SEQ_RESUME_GAP = 1_000
+ANSWERS_REMEMBERED = 512
 CUTS_IN = ("host", "answer")
 EVENT_TYPES = (
     "script",
@@ -65,7 +69,10 @@ class AnchorRoom:
         metrics: AvatarMetrics,
         gate: Gate,
         lines: list[str],
+        supervisor: Supervisor | None = None,
     ) -> None:
+        """``supervisor`` restarts a failed loop and shows it in the room's health (a room
+        built alone gets its own)."""
         self.room_id = room.room_id
         self.language: Any = room.language if room.language in ("zh", "en") else "zh"
         self.bus, self.store, self.tts, self.settings = bus, store, tts, settings
@@ -85,7 +92,11 @@ class AnchorRoom:
         self._need_script = asyncio.Event()
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._sub: Subscription | None = None
+        self._sub: Listener | None = None
+        self.supervisor = supervisor or Supervisor(CollectorRegistry())
+        # Answers already queued for speech, by question: an answer delivered twice (a bus
+        # replay, a restart) is said once.
+        self._answered: deque[str] = deque(maxlen=ANSWERS_REMEMBERED)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -96,13 +107,14 @@ class AnchorRoom:
         self.approved = await Approved.load(self.store, self.room_id)
         self._sub = await self.bus.on(self.room_id, self._on_event, EVENT_TYPES)
         self._need_script.set()
-        jobs = {
-            "speaker": self._speaker(),
-            "scripts": self._scripts(),
-            "persist": self._persister(),
-        }
-        for name, coro in jobs.items():
-            self._tasks.append(asyncio.create_task(coro, name=f"anchor-{name}-{self.room_id}"))
+        jobs = {"speaker": self._speaker, "scripts": self._scripts, "persist": self._persister}
+        for name, loop in jobs.items():
+            supervised = self.supervisor.run(
+                loop, name=name, capability="avatar", room_id=self.room_id
+            )
+            self._tasks.append(
+                asyncio.create_task(supervised, name=f"anchor-{name}-{self.room_id}")
+            )
 
     async def close(self, *, persist: bool = True) -> None:
         """Stop every task; ``persist=False`` leaves the store as a crash would."""
@@ -123,6 +135,7 @@ class AnchorRoom:
         self.last_script = state.get("last_script")
         self.feed.restore(state.get("recent", []))
         self.approved_turns = dict(state.get("approved_turns", {}))
+        self._answered.extend(state.get("answered", []))
         self.playlist = Playlist(self.playlist.catalog, state.get("playlist"))
         self.fillers = Fillers(self._lines, self.settings.script_cache, state.get("fillers"))
         now = asyncio.get_running_loop().time()
@@ -145,6 +158,7 @@ class AnchorRoom:
             "last_script": self.last_script,
             "recent": list(self.feed.recent),
             "approved_turns": self.approved_turns,
+            "answered": list(self._answered),
             "playlist": self.playlist.dump(),
             "fillers": self.fillers.dump(),
             "queue": self.queue.dump(),
@@ -184,6 +198,9 @@ class AnchorRoom:
             self.approved = await Approved.load(self.store, self.room_id)
             return
         if isinstance(event, Answer):
+            if event.chat_id in self._answered:
+                return
+            self._answered.append(event.chat_id)
             self._enqueue("answer", event.id, event.text, now, sku=event.sku)
         elif isinstance(event, HostSay):
             self._enqueue("host", event.id, self.gate.rewrite(event.text), now)

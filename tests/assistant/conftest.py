@@ -23,6 +23,7 @@ from assistant.plugins import RoomInfo, Services
 from assistant.settings import LimitSettings, Settings
 from assistant.stage import StageOwner
 from assistant.store import Store
+from assistant.supervise import Supervisor
 from assistant.understand.service import Understander
 from assistant.understand.settings import UnderstandSettings
 from tests.fakes.assistant_backlog import QueueBacklog
@@ -127,7 +128,8 @@ async def harness(store: Store, gate: ComplianceGate) -> AsyncIterator[HarnessFa
         understander = Understander(UnderstandSettings(embedder=embedder), bus, stage, pool)
         services = Services(settings=Settings(), bus=bus, store=store, registry=registry,
                             backlog=backlog, stage=stage, embedders=pool,
-                            limiter=Limiter(LimitSettings(), ""))  # fmt: skip
+                            limiter=Limiter(LimitSettings(), ""),
+                            supervisor=Supervisor(registry))  # fmt: skip
         ls = llm_settings or LLMSettings(backend="none" if llm is None else "llamacpp",
                                          first_token_timeout_s=2.0, timeout_s=5.0)  # fmt: skip
         brain = Brain(services, llm=llm, gate=gate, llm_settings=ls,

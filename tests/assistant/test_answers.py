@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from assistant.answers.select import card_facts
 from assistant.catalog import Catalog
 from assistant.events import CatalogUpdated, StageInfo, VisionUpdate
@@ -169,17 +171,21 @@ async def test_catalog_update_changes_the_facts(harness: HarnessFactory, catalog
     assert "111" in h.of("answer", chat_id=chat.id)[0].text
 
 
-async def test_close_cancels_tasks_and_resolves_in_flight(
+async def test_close_hands_the_question_in_flight_back(
     harness: HarnessFactory, catalog: Catalog
 ) -> None:
+    """Shutdown mid-answer: the question goes back to the backlog unresolved (still queued in
+    the store, so the next start answers it), and no answer went out."""
     slow = ScriptedLLM("这款空气炸锅很好用。", delay=5.0)
     h = await harness(slow, answers=AnswerSettings(phrase_with_llm=True, select_with_llm=False))
     await h.open("r1", catalog)
     chat = await h.ask("r1", "空气炸锅多少钱")
     await h.until(lambda: bool(slow.calls))
     await h.brain.close()
-    resolved = await h.backlog.wait_for(chat.id, limit=2)
-    assert resolved.status == "skipped" and resolved.reason == "shutdown"
+    back = await asyncio.wait_for(h.backlog.next("r1"), 1)
+    assert back.chat.id == chat.id
+    assert not [r for r in h.backlog.resolved if r.chat_id == chat.id]
+    assert not h.of("answer", chat_id=chat.id)
 
 
 async def test_model_picks_are_stated_only_when_the_linking_agrees(

@@ -33,6 +33,9 @@ class QueueBacklog:
     async def next(self, room_id: str) -> ChatTriaged:
         return await self._q(room_id).get()
 
+    def requeue(self, item: ChatTriaged) -> None:
+        self.put(item)
+
     async def resolve(
         self,
         room_id: str,

@@ -13,6 +13,9 @@ class IdleBacklog:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
+    def requeue(self, item: ChatTriaged) -> None:
+        raise AssertionError("an idle backlog hands nothing out")
+
     async def resolve(
         self,
         room_id: str,

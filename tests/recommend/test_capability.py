@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from assistant.bus.base import Subscription
+from assistant.bus import Subscription
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
 from assistant.errors import BackendUnavailable

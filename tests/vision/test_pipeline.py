@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from assistant.bus.base import Subscription
+from assistant.bus import Subscription
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog, Product
 from assistant.events import CatalogUpdated, Frame, StageSet, VisionUpdate
