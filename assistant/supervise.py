@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter
+from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +18,9 @@ log = logging.getLogger(__name__)
 DEGRADED_FOR_S = 60.0
 
 
-@dataclass
-class LoopState:
-    """What the room's health panel shows about one supervised loop."""
+class LoopState(BaseModel):
+    """What the room's health panel shows about one supervised loop (``room_id`` None: a loop
+    that serves every room, such as a vision worker)."""
 
     name: str
     capability: str
@@ -27,9 +28,7 @@ class LoopState:
     restarts: int = 0
     last_error: str | None = None
     last_failure: float | None = None
-
-    def degraded(self, now: float) -> bool:
-        return self.last_failure is not None and now - self.last_failure < DEGRADED_FOR_S
+    degraded: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,9 @@ class Supervisor:
         this runs in. ``name`` names the loop ("answers", "speaker"); with ``room_id`` the
         loop is reported in that room's health."""
         key = f"{capability}/{name}/{room_id or '-'}"
-        state = self._loops.setdefault(key, LoopState(name, capability, room_id))
+        state = self._loops.setdefault(
+            key, LoopState(name=name, capability=capability, room_id=room_id)
+        )
         failures = 0
         while True:
             started = time.monotonic()
@@ -99,10 +100,12 @@ class Supervisor:
                 )
                 await asyncio.sleep(delay)
 
-    def loops(self, room_id: str | None = None) -> list[LoopState]:
-        """Every loop of a room (``None``: the loops that serve all rooms)."""
-        return [s for s in self._loops.values() if s.room_id == room_id]
-
-    def degraded(self, room_id: str | None = None) -> list[LoopState]:
-        now = time.time()
-        return [s for s in self.loops(room_id) if s.degraded(now)]
+    def report(self, room_id: str) -> list[LoopState]:
+        """The loops of a room and those serving every room, each marked degraded when it
+        failed in the last minute."""
+        since = time.time() - DEGRADED_FOR_S
+        return [
+            s.model_copy(update={"degraded": (s.last_failure or 0.0) > since})
+            for s in self._loops.values()
+            if s.room_id in (room_id, None)
+        ]

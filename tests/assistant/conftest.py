@@ -26,7 +26,7 @@ from assistant.store import Store
 from assistant.supervise import Supervisor
 from assistant.understand.service import Understander
 from assistant.understand.settings import UnderstandSettings
-from tests.fakes.assistant_backlog import QueueBacklog
+from tests.fakes.assistant_backlog import QueueBacklog, Resolved
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = Path("~/.cache/live-commerce").expanduser()
@@ -98,6 +98,14 @@ class Harness:
             e for e in self.events
             if e.type == kind and all(getattr(e, k) == v for k, v in match.items())
         ]  # fmt: skip
+
+    async def settled(self, chat_id: str, limit: float = 30.0) -> Resolved:
+        """Wait until a question is resolved and, when answered, its answer is published (the
+        status is stored first)."""
+        resolved = await self.backlog.wait_for(chat_id, limit)
+        if resolved.status == "answered":
+            await self.until(lambda: bool(self.of("answer", chat_id=chat_id)), limit)
+        return resolved
 
     async def until(self, cond: Callable[[], bool], limit: float = 30.0) -> None:
         async with asyncio.timeout(limit):

@@ -6,7 +6,7 @@ import asyncio
 
 from assistant.answers.select import card_facts
 from assistant.catalog import Catalog
-from assistant.events import CatalogUpdated, StageInfo, VisionUpdate
+from assistant.events import CatalogUpdated, Event, StageInfo, VisionUpdate
 from assistant.llm.settings import AnswerSettings
 from tests.assistant.conftest import HarnessFactory
 from tests.fakes.assistant_llm import ScriptedLLM
@@ -20,7 +20,7 @@ async def test_price_answer_streams_catalog_price_and_names_viewer(
     cup = catalog.get("HM-CUP-316-500")
     assert cup is not None
     chat = await h.ask("r1", "316不锈钢保温杯多少钱？", name="阿花")
-    resolved = await h.backlog.wait_for(chat.id)
+    resolved = await h.settled(chat.id)
     assert resolved.status == "answered"
     answer = h.of("answer", chat_id=chat.id)[0]
     deltas = h.of("answer.delta", chat_id=chat.id)
@@ -40,7 +40,7 @@ async def test_this_one_resolves_to_stage_product(
     await h.open("r1", catalog)
     await h.pin("r1", "EL-AF-5L")
     chat = await h.ask("r1", "这个多少钱")
-    await h.backlog.wait_for(chat.id)
+    await h.settled(chat.id)
     answer = h.of("answer", chat_id=chat.id)[0]
     fryer = catalog.get("EL-AF-5L")
     assert fryer is not None and answer.sku == fryer.sku and f"{fryer.price:g}" in answer.text
@@ -56,7 +56,7 @@ async def test_this_one_resolves_to_stage_product(
     )  # fmt: skip
     await h.until(lambda: h.stage.sku("r1") == "HM-CUP-304-350")
     chat = await h.ask("r1", "this one, how much is it?")
-    await h.backlog.wait_for(chat.id)
+    await h.settled(chat.id)
     assert h.of("answer", chat_id=chat.id)[0].sku == "HM-CUP-304-350"
 
 
@@ -72,7 +72,7 @@ async def test_spec_stock_and_faq_come_from_catalog(
     q2 = await h.ask("r1", "还有库存吗")
     q3 = await h.ask("r1", "可以放洗碗机吗？")
     for q in (q1, q2, q3):
-        await h.backlog.wait_for(q.id)
+        await h.settled(q.id)
     assert str(cup.attributes["容量"]) in h.of("answer", chat_id=q1.id)[0].text
     assert str(cup.stock) in h.of("answer", chat_id=q2.id)[0].text
     faq = next(f.a for f in cup.faq if "洗碗机" in f.q)
@@ -84,7 +84,7 @@ async def test_unknown_is_flagged_never_invented(harness: HarnessFactory, catalo
     await h.open("r1", catalog, language="en")
     await h.pin("r1", "HM-CUP-316-500")
     chat = await h.ask("r1", "Does it come with a lifetime engraving service for pets?")
-    resolved = await h.backlog.wait_for(chat.id)
+    resolved = await h.settled(chat.id)
     answer = h.of("answer", chat_id=chat.id)[0]
     assert answer.flagged and answer.source == "unknown"
     assert "I don't know, the host will reply" in answer.text
@@ -95,7 +95,7 @@ async def test_offtopic_is_skipped_with_reason(harness: HarnessFactory, catalog:
     h = await harness()
     await h.open("r1", catalog)
     chat = await h.ask("r1", "明天北京天气怎么样")
-    resolved = await h.backlog.wait_for(chat.id)
+    resolved = await h.settled(chat.id)
     assert resolved.status == "skipped" and resolved.reason == "off_topic"
     assert not h.of("answer", chat_id=chat.id)
 
@@ -109,7 +109,7 @@ async def test_llm_phrases_fact_answers_and_guard_rejects_lies(
     h = await harness(honest, answers=AnswerSettings(phrase_with_llm=True, select_with_llm=False))
     await h.open("r1", catalog)
     chat = await h.ask("r1", "316不锈钢保温杯多少钱")
-    await h.backlog.wait_for(chat.id)
+    await h.settled(chat.id)
     answer = h.of("answer", chat_id=chat.id)[0]
     assert answer.source == "llm" and f"{cup.price:g}" in answer.text
     assert answer.text.startswith("@小王")
@@ -118,7 +118,7 @@ async def test_llm_phrases_fact_answers_and_guard_rejects_lies(
     h2 = await harness(liar, answers=AnswerSettings(phrase_with_llm=True, select_with_llm=False))
     await h2.open("r2", catalog)
     chat = await h2.ask("r2", "316不锈钢保温杯多少钱")
-    await h2.backlog.wait_for(chat.id)
+    await h2.settled(chat.id)
     answer = h2.of("answer", chat_id=chat.id)[0]
     assert "9.9" not in answer.text and f"{cup.price:g}" in answer.text
     assert answer.source == "facts"  # the code's own wording, not the model's
@@ -133,7 +133,7 @@ async def test_llm_down_fact_answers_still_go_out(
     h = await harness(dead, answers=AnswerSettings(phrase_with_llm=True, select_with_llm=False))
     await h.open("r1", catalog)
     chat = await h.ask("r1", "316不锈钢保温杯多少钱")
-    await h.backlog.wait_for(chat.id)
+    await h.settled(chat.id)
     answer = h.of("answer", chat_id=chat.id)[0]
     assert answer.source == "facts" and "129" in answer.text
     assert h.metric("lca_brain_llm_failures_total", kind="start") >= 1
@@ -147,7 +147,7 @@ async def test_answers_are_compliance_gated_and_audited(
     h = await harness(llm, answers=AnswerSettings(phrase_with_llm=True, select_with_llm=False))
     await h.open("r1", catalog)
     chat = await h.ask("r1", "316不锈钢保温杯保温怎么样")
-    await h.backlog.wait_for(chat.id)
+    await h.settled(chat.id)
     answer = h.of("answer", chat_id=chat.id)[0]
     assert "最好" not in answer.text and "第一" not in answer.text and "*" not in answer.text
     audits = await h.store.outputs("r1", "compliance")
@@ -167,7 +167,7 @@ async def test_catalog_update_changes_the_facts(harness: HarnessFactory, catalog
     await h.until(lambda: (p := h.brain.rooms["r1"].catalog.get("EL-AF-5L")) is not None
                   and p.price == 111.0)  # fmt: skip
     chat = await h.ask("r1", "空气炸锅多少钱")
-    await h.backlog.wait_for(chat.id)
+    await h.settled(chat.id)
     assert "111" in h.of("answer", chat_id=chat.id)[0].text
 
 
@@ -203,7 +203,7 @@ async def test_model_picks_are_stated_only_when_the_linking_agrees(
     h = await harness(agreeing, answers=AnswerSettings(select_with_llm=True))
     await h.open("r1", catalog)
     chat = await h.ask("r1", question)
-    await h.backlog.wait_for(chat.id)
+    await h.settled(chat.id)
     (answer,) = h.of("answer", chat_id=chat.id)
     assert answer.source == "llm" and str(cup.attributes["材质"]) in answer.text
 
@@ -211,7 +211,7 @@ async def test_model_picks_are_stated_only_when_the_linking_agrees(
     h2 = await harness(wild, answers=AnswerSettings(select_with_llm=True))
     await h2.open("r2", catalog)
     chat = await h2.ask("r2", question)
-    await h2.backlog.wait_for(chat.id)
+    await h2.settled(chat.id)
     (answer,) = h2.of("answer", chat_id=chat.id)
     assert wild.calls and answer.flagged and answer.source == "unknown"
     assert str(cup.attributes[facts[0][0].key]) not in answer.text
@@ -229,9 +229,28 @@ async def test_a_model_picked_product_must_share_a_name_character(
     kept = await h.ask("r1", "蓝色那个贵不贵", user="a")
     dropped = await h.ask("r1", "那个零食还有货吗", user="b")
     for chat in (kept, dropped):
-        await h.backlog.wait_for(chat.id)
+        await h.settled(chat.id)
     (price,) = h.of("answer", chat_id=kept.id)
     ear = catalog.products[earbuds - 1]
     assert price.sku == ear.sku and f"{ear.price:g}" in price.text and price.source == "llm"
     (stock,) = h.of("answer", chat_id=dropped.id)
     assert stock.sku != ear.sku and str(ear.stock) not in stock.text
+
+
+async def test_an_answer_is_stored_as_answered_before_anyone_sees_it(
+    harness: HarnessFactory, catalog: Catalog
+) -> None:
+    """Exactly once: a crash after the publish could not answer (and speak) it again, because
+    by then the question is no longer queued."""
+    h = await harness()
+    await h.open("r1", catalog)
+    status_when_seen: list[str] = []
+
+    async def on_answer(event: Event) -> None:
+        status_when_seen.extend(r.status for r in h.backlog.resolved if r.chat_id == chat.id)
+
+    await h.bus.on("r1", on_answer, ["answer"])
+    chat = await h.ask("r1", "316不锈钢保温杯多少钱？")
+    await h.settled(chat.id)
+    await h.until(lambda: bool(status_when_seen))
+    assert status_when_seen == ["answered"]

@@ -53,7 +53,7 @@ async def test_the_models_pick_is_a_card_fact_stated_only_when_plausible(
     await h.open("r1", catalog)
     await h.until(h.brain.llm_ready, limit=120)
     chat = await h.ask("r1", "316保温杯装热水会不会烫手")
-    await h.backlog.wait_for(chat.id, limit=120)
+    await h.settled(chat.id, limit=120)
     (answer,) = h.of("answer", chat_id=chat.id)
     cup = catalog.get(SKU)
     assert cup is not None
@@ -81,7 +81,7 @@ async def test_answer_and_attacks_stay_true_to_catalog(
     questions = ["这个保温杯多少钱？", *ATTACKS[:3]]
     chats = [await h.ask("r1", q) for q in questions]
     for chat in chats:
-        await h.backlog.wait_for(chat.id, limit=120)
+        await h.settled(chat.id, limit=120)
     true_numbers = numbers(catalog_numbers_text(catalog, None))
     first = h.of("answer", chat_id=chats[0].id)[0]
     assert "129" in first.text and first.source in ("llm", "template")

@@ -21,7 +21,7 @@ async def h(harness: HarnessFactory, catalog: Catalog) -> Harness:
 
 async def answer_to(h: Harness, text: str, *, user: str = "u1") -> Answer:
     chat = await h.ask("r1", text, user=user)
-    await h.backlog.wait_for(chat.id)
+    await h.settled(chat.id)
     (answer,) = h.of("answer", chat_id=chat.id)
     assert isinstance(answer, Answer)
     return answer
