@@ -15,6 +15,7 @@ from assistant.catalog import Catalog, ShopInfo
 from assistant.errors import Forbidden, Invalid, Unauthorized
 from assistant.events import Frame, Role
 from assistant.frames import check_frame
+from assistant.ready import Readiness, readiness
 from assistant.rooms import RoomCreate, RoomCreated
 from assistant.runtime import Runtime
 
@@ -97,7 +98,17 @@ def catalog_body(rt: Runtime) -> int:
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
+    """Liveness: the process serves requests (readiness is ``/readyz``)."""
     return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readyz(rt: RuntimeDep, response: Response) -> Readiness:
+    """Whether the bus, the store and the models are usable now (503 when not)."""
+    report = await readiness(rt)
+    if report.status != "ready":
+        response.status_code = 503
+    return report
 
 
 @router.get("/metrics")

@@ -121,6 +121,11 @@ class Brain:
             },
         )
 
+    def readiness(self) -> CapabilityStatus:
+        loading = self._warm is not None and not self._warm.done()
+        detail = "LLM loading" if loading else "LLM loaded" if self.llm else "no LLM"
+        return CapabilityStatus(name="llm", ok=not loading, detail=detail)
+
     async def _warm_llm(self) -> None:
         assert self.llm is not None
         try:

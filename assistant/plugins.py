@@ -105,6 +105,13 @@ class StatusReporter(Protocol):
     def status(self, room_id: str) -> CapabilityStatus | None: ...
 
 
+@runtime_checkable
+class ReadyReporter(Protocol):
+    """A capability whose models gate readiness: ``ok`` False only while they still load."""
+
+    def readiness(self) -> CapabilityStatus: ...
+
+
 class CapabilityFactory(Protocol):
     def __call__(self, services: Services) -> Capability: ...
 

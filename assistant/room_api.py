@@ -15,6 +15,7 @@ from assistant.events import StageChanged, VisionUpdate
 from assistant.live import Latency, LiveSnapshot
 from assistant.plugins import CapabilityStatus, StatusReporter
 from assistant.store import ChatRecord, ChatStatus, RoomRecord
+from assistant.supervise import LoopState
 
 router = APIRouter()
 HostOnly = Depends(host_only)
@@ -22,9 +23,14 @@ OutputKind = Literal["script", "answer", "compliance", "recommendation"]
 
 
 class RoomHealth(BaseModel):
-    """Everything the console's health panel shows, read in one request."""
+    """Everything the console's health panel shows, read in one request. ``status`` is
+    ``degraded`` while a background loop of the room (or one serving every room) has failed
+    in the last minute; ``outbox``: events waiting for the bus backend to come back."""
 
     room: RoomRecord
+    status: Literal["ok", "degraded"]
+    loops: list[LoopState]
+    outbox: int
     backlog: int
     queue_depth: int  # events queued for the room's subscribers
     connections: dict[str, int]
@@ -72,8 +78,12 @@ async def live(room_id: str, rt: RuntimeDep) -> LiveSnapshot:
 @router.get("/v1/rooms/{room_id}/health", dependencies=[HostOnly])
 async def health(room_id: str, rt: RuntimeDep) -> RoomHealth:
     reports = [c.status(room_id) for c in rt.capabilities if isinstance(c, StatusReporter)]
+    loops = rt.services.supervisor.report(room_id)
     return RoomHealth(
         room=await rt.services.store.room(room_id),
+        status="degraded" if any(loop.degraded for loop in loops) else "ok",
+        loops=loops,
+        outbox=rt.services.bus.backlogged,
         backlog=rt.triage.backlog_sizes().get(room_id, 0),
         queue_depth=rt.services.bus.depths().get(room_id, 0),
         connections=rt.metrics.room_connections(room_id),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import uvicorn
@@ -64,6 +65,15 @@ class RoleFrames(WebSocketsSansIOProtocol):
 
     drain_s = 2.0
     draining = False
+    # The kernel's share of a socket's send buffer, fixed: left to autotuning it grows to
+    # 4 MiB per client that stops reading, and the app's own bound would never be reached.
+    socket_send_buffer = 256 * 1024
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.socket_send_buffer)
+        super().connection_made(transport)
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
@@ -137,7 +147,9 @@ def server_config(app: FastAPI, settings: Settings, *, port: int, log_level: str
         host=server.host,
         port=port,
         http=deadline,
-        ws=RoleFrames,
+        ws=type(
+            "Frames", (RoleFrames,), {"socket_send_buffer": settings.ws.socket_send_buffer}
+        ),
         ws_max_size=settings.ws.viewer_protocol_limit,
         # Chat lines are tiny: compressing each frame for each viewer costs more than it saves.
         ws_per_message_deflate=False,

@@ -70,6 +70,8 @@ class WsSettings(BaseModel):
     # slow_consumer_timeout or past twice the bound, the client is closed with 1013.
     send_queue: int = Field(default=512, ge=8)
     send_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
+    # The kernel send buffer of each WebSocket (fixed instead of autotuned up to 4 MiB).
+    socket_send_buffer: int = Field(default=256 * 1024, ge=16 * 1024)
     batch_max: int = Field(default=64, ge=1)
     pipeline: int = Field(default=32, ge=1)
 

@@ -94,6 +94,10 @@ class Store:
         )
         return rows
 
+    async def ping(self) -> None:
+        """Raise when the database cannot be read (readiness)."""
+        await self._all("SELECT 1")
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._db.close()

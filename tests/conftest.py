@@ -18,9 +18,10 @@ from assistant.understand.settings import UnderstandSettings
 from tests.server import serve
 
 # `make test-fast` has the base dependencies alone (LCA_FAST_LANE=1): the tests of the model
-# backends and the browser are not collected there. `make test` collects all: CI skips nothing.
+# backends, the browser and the fault tests (real processes) are not collected there.
+# `make test` collects all: CI skips nothing.
 MODEL_TESTS = ["vision", "web", "recommend", "assistant/test_llamacpp.py"]
-MODEL_TESTS += ["assistant/test_real_model.py"]
+MODEL_TESTS += ["assistant/test_real_model.py", "faults"]
 collect_ignore = MODEL_TESTS if os.environ.get("LCA_FAST_LANE") == "1" else []
 
 ADMIN = "test-admin-token"

@@ -66,6 +66,9 @@ class EventBus:
     def _room_closed(self, room_id: str) -> None:
         """Called when a room's last local subscriber goes away."""
 
+    async def ping(self) -> None:
+        """Raise when the backend cannot be reached (an in-process bus always can)."""
+
     async def close(self) -> None:
         for sub in [s for subs in self._subs.values() for s in subs]:
             sub.close("bus closed")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 
 from assistant.rooms import RoomCreated
-from tests.conftest import ADMIN, DEMO_CATALOG, create_room
+from assistant.settings import BusSettings
+from tests.conftest import ADMIN, DEMO_CATALOG, create_room, make_settings
+from tests.server import free_port, serve
 
 
 def auth(token: str) -> dict[str, str]:
@@ -105,3 +108,32 @@ async def test_metrics_exposed(client: httpx.AsyncClient, room: RoomCreated) -> 
         assert name in text
     assert 'lca_events_total{type="catalog.updated"} 1.0' in text
     assert room.room_id not in text  # the endpoint has no token: no room ids on it
+
+
+async def test_readyz_checks_the_bus_and_the_store(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/readyz")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["status"] == "ready"
+    assert {c["name"]: c["ok"] for c in body["checks"]} == {"bus": True, "store": True}
+
+
+async def test_readyz_is_503_while_the_bus_cannot_be_reached(tmp_path: Path) -> None:
+    """Liveness stays ok (the process serves), readiness says which part is down."""
+    dead = BusSettings(backend="redis", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with serve(make_settings(tmp_path, bus=dead)) as url, httpx.AsyncClient(
+        base_url=url, timeout=30
+    ) as http:
+        assert (await http.get("/healthz")).status_code == 200
+        resp = await http.get("/readyz")
+        assert resp.status_code == 503
+        checks = {c["name"]: c for c in resp.json()["checks"]}
+        assert not checks["bus"]["ok"] and checks["store"]["ok"]
+
+
+async def test_room_health_reports_its_loops(client: httpx.AsyncClient) -> None:
+    room = await create_room(client)
+    resp = await client.get(f"/v1/rooms/{room.room_id}/health", headers=auth(room.tokens["host"]))
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["status"] == "ok" and body["outbox"] == 0 and body["loops"] == []
