@@ -30,7 +30,7 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[EventBus]:
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
-        while not condition():
+        while not condition():  # noqa: ASYNC110 - a condition over several readers
             await asyncio.sleep(0.01)
 
 
