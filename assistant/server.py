@@ -147,9 +147,7 @@ def server_config(app: FastAPI, settings: Settings, *, port: int, log_level: str
         host=server.host,
         port=port,
         http=deadline,
-        ws=type(
-            "Frames", (RoleFrames,), {"socket_send_buffer": settings.ws.socket_send_buffer}
-        ),
+        ws=type("Frames", (RoleFrames,), {"socket_send_buffer": settings.ws.socket_send_buffer}),
         ws_max_size=settings.ws.viewer_protocol_limit,
         # Chat lines are tiny: compressing each frame for each viewer costs more than it saves.
         ws_per_message_deflate=False,
