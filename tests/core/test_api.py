@@ -121,9 +121,10 @@ async def test_readyz_checks_the_bus_and_the_store(client: httpx.AsyncClient) ->
 async def test_readyz_is_503_while_the_bus_cannot_be_reached(tmp_path: Path) -> None:
     """Liveness stays ok (the process serves), readiness says which part is down."""
     dead = BusSettings(backend="redis", redis_url=f"redis://127.0.0.1:{free_port()}/0")
-    async with serve(make_settings(tmp_path, bus=dead)) as url, httpx.AsyncClient(
-        base_url=url, timeout=30
-    ) as http:
+    async with (
+        serve(make_settings(tmp_path, bus=dead)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
         assert (await http.get("/healthz")).status_code == 200
         resp = await http.get("/readyz")
         assert resp.status_code == 503
