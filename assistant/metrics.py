@@ -42,6 +42,18 @@ class _LiveState(Collector):
         for reason, count in sorted(self.triage.skipped.items()):
             skipped.add_metric([reason], count)
         yield skipped
+        bus = self.bus
+        yield GaugeMetricFamily(
+            "lca_bus_outbox", "Events waiting for the bus backend", bus.backlogged
+        )
+        yield CounterMetricFamily(
+            "lca_bus_slow_consumers", "Inboxes closed as slow consumers", bus.slow_consumers
+        )
+        yield CounterMetricFamily(
+            "lca_bus_dropped_while_down",
+            "Lossy or stale events dropped while the bus backend was down",
+            bus.dropped_while_down,
+        )
 
 
 class Metrics:
