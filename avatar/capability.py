@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
+import uuid
 from typing import TYPE_CHECKING
 
+from assistant.errors import AssistantError
 from assistant.plugins import CapabilityStatus
 from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import AnchorRoom
@@ -34,7 +38,9 @@ class AvatarCapability:
         self._gate: Gate | None = None
         self._lines: dict[str, list[str]] = {}
         self._warmed = False
-        self.rooms: dict[str, AnchorRoom] = {}
+        self.rooms: dict[str, AnchorRoom] = {}  # the rooms on air from this instance
+        self._leases: dict[str, asyncio.Task[None]] = {}
+        self._owner = uuid.uuid4().hex
         self._lock = asyncio.Lock()
 
     def router(self) -> APIRouter | None:
@@ -43,7 +49,10 @@ class AvatarCapability:
     def status(self, room_id: str) -> CapabilityStatus | None:
         anchor = self.rooms.get(room_id)
         if anchor is None:
-            return None
+            if room_id not in self._leases:
+                return None
+            detail = "standby: another instance runs this room's anchor"
+            return CapabilityStatus(name="tts", ok=True, detail=detail)
         last = anchor.voice.last_failure
         failing = last is not None and time.time() - last[0] < RECENT_FAILURE_S
         return CapabilityStatus(
@@ -70,8 +79,42 @@ class AvatarCapability:
         return self._lines[language]
 
     async def open_room(self, room: RoomInfo) -> None:
-        if room.mode != "anchor":
+        """Run the room's anchor here if this instance holds the room's lease; otherwise stand
+        by, and take over within ``lease_s`` when the instance that runs it goes away."""
+        if room.mode != "anchor" or room.room_id in self._leases:
             return
+        key = f"anchor:{room.room_id}"
+        if await self._hold(key):
+            await self._start(room)
+        supervised = self.services.supervisor.run(
+            functools.partial(self._keep_lease, room, key),
+            name="lease",
+            capability=self.name,
+            room_id=room.room_id,
+        )
+        self._leases[room.room_id] = asyncio.create_task(supervised, name=f"anchor-lease-{key}")
+
+    async def _hold(self, key: str) -> bool:
+        try:
+            return await self.services.bus.hold(key, self._owner, self.settings.lease_s)
+        except AssistantError as exc:
+            # The backend is down: nobody can take the lease meanwhile, so a room that is on
+            # air stays on air.
+            log.warning("anchor lease %s not renewed: %s", key, exc)
+            return key.removeprefix("anchor:") in self.rooms
+
+    async def _keep_lease(self, room: RoomInfo, key: str) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            held = await self._hold(key)
+            if held and room.room_id not in self.rooms:
+                log.info("taking over the anchor of room %s", room.room_id)
+                await self._start(room)
+            elif not held and room.room_id in self.rooms:
+                log.warning("another instance runs the anchor of room %s now", room.room_id)
+                await self._stop(room.room_id)
+
+    async def _start(self, room: RoomInfo) -> None:
         async with self._lock:
             if room.room_id in self.rooms:
                 return
@@ -96,13 +139,24 @@ class AvatarCapability:
             self.rooms[room.room_id] = anchor
             log.info("anchor loop started for room %s", room.room_id)
 
-    async def close_room(self, room_id: str) -> None:
+    async def _stop(self, room_id: str) -> None:
         anchor = self.rooms.pop(room_id, None)
         if anchor is not None:
             await anchor.close()
 
+    async def close_room(self, room_id: str) -> None:
+        lease = self._leases.pop(room_id, None)
+        if lease is not None:
+            lease.cancel()
+            await asyncio.gather(lease, return_exceptions=True)
+        was_on_air = room_id in self.rooms
+        await self._stop(room_id)
+        if was_on_air:
+            with contextlib.suppress(AssistantError):
+                await self.services.bus.release(f"anchor:{room_id}", self._owner)
+
     async def close(self) -> None:
-        for room_id in list(self.rooms):
+        for room_id in list(self._leases):
             await self.close_room(room_id)
         if self._tts is not None:
             await self._tts.close()

@@ -48,3 +48,6 @@ class AvatarSettings(BaseModel):
     repeat_window: int = Field(default=400, ge=0, le=10_000)
     max_pending: int = Field(default=200, ge=10, le=10_000)
     persist_interval_s: float = Field(default=2.0, ge=0)
+    # Instances sharing a bus run each anchor room on one of them, under a lease renewed every
+    # lease_s / 3: another takes over within lease_s when that one dies.
+    lease_s: float = Field(default=3.0, gt=0)

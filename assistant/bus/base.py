@@ -48,6 +48,7 @@ class EventBus:
         # An event sent twice (a publish retried after a timeout that had in fact succeeded)
         # is dispatched once.
         self._fanned, self._grouped = _Seen(), _Seen()
+        self._leases: dict[str, tuple[str, float]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self.published: Counter[str] = Counter()
         self.slow_consumers = 0
@@ -65,6 +66,22 @@ class EventBus:
 
     def _room_closed(self, room_id: str) -> None:
         """Called when a room's last local subscriber goes away."""
+
+    async def hold(self, key: str, owner: str, ttl_s: float) -> bool:
+        """Take or renew a lease on ``key`` for ``owner`` (True), unless another owner holds
+        it (False). Instances sharing a backend use it so that one of them runs a room's
+        anchor; an in-process bus has one instance, so leases are kept here."""
+        now = time.monotonic()
+        holder = self._leases.get(key)
+        if holder is not None and holder[0] != owner and holder[1] > now:
+            return False
+        self._leases[key] = (owner, now + ttl_s)
+        return True
+
+    async def release(self, key: str, owner: str) -> None:
+        """Give up a lease ``owner`` holds, so another instance need not wait for it to lapse."""
+        if self._leases.get(key, ("", 0.0))[0] == owner:
+            del self._leases[key]
 
     async def ping(self) -> None:
         """Raise when the backend cannot be reached (an in-process bus always can)."""

@@ -72,3 +72,34 @@ def test_coqui_without_a_model_names_the_fix(tmp_path: Path) -> None:
         create_tts(AvatarSettings(backend="coqui", coqui_model_dir=tmp_path))
     with pytest.raises(BackendMissing, match=r"not found|piper-tts"):  # the file, or the package
         create_tts(AvatarSettings(backend="piper", piper_model=tmp_path / "nope.onnx"))
+
+
+async def test_two_instances_on_one_bus_run_a_room_once_and_hand_it_over(
+    bus: MemoryBus, store: Store, tmp_path: Path
+) -> None:
+    """The room's lease: one instance speaks, the other stands by; when the speaker leaves,
+    the other takes over from the persisted state within the lease."""
+    settings = Settings(
+        store=StoreSettings(path=tmp_path / "x.sqlite3"), avatar=AvatarSettings(lease_s=0.3)
+    )
+    caps = [
+        AvatarCapability(core_services(settings, bus, store, CollectorRegistry())[0],
+                         tts=FakeTTS(seconds_per_char=0.01))
+        for _ in range(2)
+    ]  # fmt: skip
+    for cap in caps:
+        await cap.open_room(room_info())
+    first, second = caps
+    assert list(first.rooms) == ["room-a"] and second.rooms == {}
+    standby = second.status("room-a")
+    assert standby is not None and standby.detail.startswith("standby")
+    await first.close()
+    async with asyncio.timeout(5):
+        while not second.rooms:  # noqa: ASYNC110 - the lease is renewed on its own clock
+            await asyncio.sleep(0.05)
+    heard = Heard()
+    await listen(bus, heard)
+    async with asyncio.timeout(5):
+        while not heard.chunks:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    await second.close()
