@@ -42,6 +42,14 @@ class ServiceProcess:
                 sys.executable, "-m", "assistant", "--no-demo",
                 env=self.env, cwd=ROOT, stdout=out, stderr=out,
             )  # fmt: skip
+        try:
+            await self._ready(timeout)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _ready(self, timeout: float) -> None:
+        assert self.proc is not None
         async with httpx.AsyncClient() as http, asyncio.timeout(timeout):
             while True:
                 if self.proc.returncode is not None:
