@@ -51,6 +51,7 @@ async def room_role(
     role = await rt.services.store.role_for(room_id, given) if given else None
     if role is None:
         raise Unauthorized("missing or invalid room token")
+    await rt.rooms.ensure_open(room_id)
     return role
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 import uuid
@@ -48,10 +49,21 @@ class Rooms:
         self.stage = stage
         self.understander = understander
         self.capabilities = capabilities
+        self._opened: set[str] = set()
+        self._opening = asyncio.Lock()
 
     async def open_all(self) -> None:
         for record in await self.services.store.rooms():
             await self._open(record)
+
+    async def ensure_open(self, room_id: str) -> None:
+        """Serve a room another instance created since this one started (they share a
+        store): it opens here when a client first reaches it here."""
+        if room_id in self._opened:
+            return
+        async with self._opening:
+            if room_id not in self._opened:
+                await self._open(await self.services.store.room(room_id))
 
     async def create(self, spec: RoomCreate, catalog: Catalog | None = None) -> RoomCreated:
         record = RoomRecord(
@@ -102,3 +114,4 @@ class Rooms:
         await self.triage.restore(record.room_id)
         for capability in self.capabilities:
             await capability.open_room(info)
+        self._opened.add(record.room_id)

@@ -220,6 +220,7 @@ async def room_socket(
     if role is None:
         await refuse(websocket, 4401, "invalid token")
         return
+    await rt.rooms.ensure_open(room_id)
     full = limiter.connect(address, room_id)
     if full is not None:
         await refuse(websocket, 1013, full)

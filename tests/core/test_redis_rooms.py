@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.events import Chat
+from assistant.events import Chat, ChatTriaged
 from assistant.settings import BusSettings
 from tests.conftest import DEMO_CATALOG, create_room, make_settings, ws_url
 from tests.server import serve
@@ -41,3 +41,28 @@ async def test_chat_on_a_reaches_viewer_on_b(tmp_path: Path) -> None:
             assert (seen.text, seen.user.id) == ("在B实例也能看到吗？", me.user_id)
             accepted = await viewer_a.expect("chat.accepted")
             assert accepted.model_dump()["chat_id"] == seen.id
+
+
+async def test_a_room_made_on_a_is_served_on_b_from_its_first_client(tmp_path: Path) -> None:
+    """B started before the room existed: it opens the room (catalog, understanding, stage)
+    when a client first reaches it there, so a line sent to B is read against the catalog."""
+    bus = BusSettings(backend="redis", redis_prefix=f"t{uuid.uuid4().hex[:8]}")
+    settings = make_settings(tmp_path, bus=bus)
+    async with serve(settings) as url_a, serve(settings) as url_b:
+        async with httpx.AsyncClient(base_url=url_a) as http:
+            room = await create_room(http)
+            resp = await http.put(
+                f"/v1/rooms/{room.room_id}/catalog",
+                json=json.loads(DEMO_CATALOG.read_text(encoding="utf-8")),
+                headers={"Authorization": f"Bearer {room.tokens['host']}"},
+            )
+            assert resp.status_code == 200
+        async with (
+            room_client(ws_url(url_a, room, "host")) as host_a,
+            room_client(ws_url(url_b, room, "viewer")) as viewer_b,
+        ):
+            await viewer_b.session()
+            await viewer_b.chat("316不锈钢保温杯多少钱")
+            triaged = await host_a.expect("chat.triaged")
+            assert isinstance(triaged, ChatTriaged)
+            assert triaged.understanding.skus  # linked to the catalog B loaded
