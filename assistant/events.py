@@ -374,6 +374,17 @@ class ProductCard(EventBase):
     audience = ALL_ROLES
 
 
+class BusGap(EventBase):
+    """Entries of the room's stream were trimmed before this instance read them (it fell
+    behind, or the bus restarted): events between the two ids are missing here. A console
+    re-reads the chat log (``GET /v1/rooms/{id}/chat?since=``); the store has every line."""
+
+    type: Literal["bus.gap"] = "bus.gap"
+    missed_after: str
+    resumed_at: str
+    audience = ALL_ROLES
+
+
 class Session(EventBase):
     """A viewer's first message: the id the server gave it, and the signed session to pass as
     ``?session=`` on reconnect to keep that id (never published on the bus)."""
@@ -415,6 +426,7 @@ Event = Annotated[
     | Subtitle
     | ProductCard
     | StageChanged
+    | BusGap
     | Session
     | Error,
     Field(discriminator="type"),

@@ -50,6 +50,9 @@ class _LiveState(Collector):
             "lca_bus_slow_consumers", "Inboxes closed as slow consumers", bus.slow_consumers
         )
         yield CounterMetricFamily(
+            "lca_bus_gaps", "Stream entries gone before this instance read them", bus.gaps
+        )
+        yield CounterMetricFamily(
             "lca_bus_dropped_while_down",
             "Lossy or stale events dropped while the bus backend was down",
             bus.dropped_while_down,

@@ -57,6 +57,13 @@ class BusSettings(BaseModel):
     redis_maxlen: int = Field(default=10_000, ge=100)
     queue_size: int = Field(default=1024, ge=8)
     slow_consumer_timeout: float = Field(default=5.0, gt=0)
+    # Lossless events kept, in order, while the backend is unreachable.
+    outbox_size: int = Field(default=10_000, ge=16)
+    # A Redis that does not answer within this is down (a publish goes to the outbox).
+    redis_timeout_s: float = Field(default=2.0, gt=0)
+    # Group entries read by a consumer and not acknowledged for this long are taken over.
+    redis_claim_idle_s: float = Field(default=15.0, gt=0)
+    redis_claim_every_s: float = Field(default=5.0, gt=0)
 
 
 class StoreSettings(BaseModel):

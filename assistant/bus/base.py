@@ -52,6 +52,7 @@ class EventBus:
         self._flusher: asyncio.Task[None] | None = None
         self.published: Counter[str] = Counter()
         self.slow_consumers = 0
+        self.gaps = 0  # times a backend found entries gone before this instance read them
         self._subs: dict[str, list[Subscription]] = {}
         self._rr = itertools.count()
         self._tasks = TaskSet()

@@ -16,16 +16,12 @@ def create_bus(settings: BusSettings) -> EventBus:
         from assistant.bus.memory import MemoryBus
 
         return MemoryBus(
-            queue_size=settings.queue_size, slow_consumer_timeout=settings.slow_consumer_timeout
+            queue_size=settings.queue_size,
+            slow_consumer_timeout=settings.slow_consumer_timeout,
+            outbox_size=settings.outbox_size,
         )
     if settings.backend == "redis":
         from assistant.bus.redis import RedisBus
 
-        return RedisBus(
-            settings.redis_url,
-            prefix=settings.redis_prefix,
-            maxlen=settings.redis_maxlen,
-            queue_size=settings.queue_size,
-            slow_consumer_timeout=settings.slow_consumer_timeout,
-        )
+        return RedisBus(settings)
     raise BackendUnavailable(f"unknown bus backend {settings.backend!r}", retryable=False)
