@@ -243,8 +243,10 @@ class Brain:
             return None
         # Stored as answered before it is published: a crash in between never answers twice.
         reason = "flagged_to_host" if out.flagged else out.source
-        await backlog.resolve(ctx.room_id, chat_id, "answered", reason=reason, answer=out.text)
-        return out
+        mine = await backlog.resolve(
+            ctx.room_id, chat_id, "answered", reason=reason, answer=out.text
+        )
+        return out if mine else None
 
     async def close(self) -> None:
         for sub in self._subs:

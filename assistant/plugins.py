@@ -46,8 +46,9 @@ class Backlog(Protocol):
         *,
         reason: str | None = None,
         answer: str | None = None,
-    ) -> None:
-        """Mark a question (and its linked duplicates) answered or skipped, and tell the host."""
+    ) -> bool:
+        """Mark a question (and its linked duplicates) answered or skipped, and tell the host;
+        False when another instance took the question over (it answers it, not this one)."""
 
     def requeue(self, item: ChatTriaged) -> None:
         """Hand back a question taken with ``next`` and not finished (it is still queued)."""

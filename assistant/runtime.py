@@ -17,6 +17,7 @@ from assistant.settings import Settings
 from assistant.stage import StageOwner
 from assistant.store import Store
 from assistant.supervise import Supervisor
+from assistant.tasks import TaskSet
 from assistant.triage import Triage
 from assistant.understand.service import Understander
 
@@ -31,6 +32,7 @@ class Runtime:
     understander: Understander
     metrics: Metrics
     capabilities: list[Capability]
+    tasks: TaskSet
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -59,11 +61,17 @@ class Runtime:
         live = LiveView(bus)
         rooms = Rooms(services, triage, live, stage, understander, capabilities)
         await rooms.open_all()
-        return cls(services, triage, rooms, live, stage, understander, metrics, capabilities)
+        tasks = TaskSet()
+        leases = services.supervisor.run(triage.keep_leases, name="leases", capability="core")
+        tasks.spawn(leases, "triage-leases")
+        return cls(services, triage, rooms, live, stage, understander, metrics, capabilities, tasks)
 
     async def stop(self) -> None:
+        await self.tasks.cancel()
         for capability in reversed(self.capabilities):
             await capability.close()
+        # After the brain closed: the question it was answering is queued again by then.
+        await self.triage.release()
         self.understander.close()
         self.stage.close()
         self.live.close()

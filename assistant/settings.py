@@ -101,6 +101,9 @@ class TriageSettings(BaseModel):
     dedupe_similarity: float = Field(default=0.8, gt=0, le=1)
     dedupe_recent: int = Field(default=64, ge=1)
     backlog_size: int = Field(default=200, ge=1)
+    # An instance holds the questions it queued for this long, renewed every third of it;
+    # another instance on the same store takes over the ones whose holder died.
+    lease_s: float = Field(default=15.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS chat (
     role TEXT NOT NULL, text TEXT NOT NULL, ts REAL NOT NULL, status TEXT NOT NULL,
     reason TEXT, dup_of TEXT, priority REAL NOT NULL DEFAULT 0, intent TEXT, answer TEXT);
 CREATE INDEX IF NOT EXISTS chat_room_status ON chat(room_id, status, ts);
+CREATE INDEX IF NOT EXISTS chat_room_ts ON chat(room_id, ts);
 CREATE TABLE IF NOT EXISTS outputs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, room_id TEXT NOT NULL, kind TEXT NOT NULL,
     ref TEXT, body TEXT NOT NULL, ts REAL NOT NULL);
@@ -41,9 +42,21 @@ CREATE TABLE IF NOT EXISTS state (
     room_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (room_id, key));
 """
 
+# Added to databases made before: who answers a queued line, and until when (a lease).
+_MIGRATIONS = [
+    "ALTER TABLE chat ADD COLUMN owner TEXT",
+    "ALTER TABLE chat ADD COLUMN lease_until REAL NOT NULL DEFAULT 0",
+    "CREATE INDEX IF NOT EXISTS chat_dup_of ON chat(dup_of) WHERE dup_of IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS chat_owner ON chat(owner, status) WHERE owner IS NOT NULL",
+]
+
 _INSERT_CHAT = (
     "INSERT INTO chat (id, room_id, user_id, user_name, role, text, ts, status, reason,"
-    " dup_of, priority, intent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+    " dup_of, priority, intent, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_CHAT_COLUMNS = (
+    "id, room_id, user_id, user_name, role, text, ts, status, reason, dup_of, priority, intent,"
+    " answer"
 )
 
 
@@ -57,6 +70,13 @@ class RoomRecord(BaseModel):
     mode: Literal["host", "anchor"]
     language: Literal["zh", "en"]
     created: float
+
+
+class Lease(BaseModel):
+    """An instance's hold on the queued lines it will answer, renewed while it lives."""
+
+    owner: str
+    until: float
 
 
 class ChatRecord(BaseModel):
@@ -79,8 +99,19 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._chat_rows: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
         self._chat_writer: asyncio.Task[None] | None = None
+
+    def _migrate(self) -> None:
+        self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
+        done = row[0] or 0
+        for version, sql in enumerate(_MIGRATIONS[done:], start=done + 1):
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.execute(sql)
+                self._db.execute("INSERT INTO schema_version VALUES (?)", (version,))
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -170,8 +201,10 @@ class Store:
         dup_of: str | None = None,
         priority: float = 0.0,
         intent: str | None = None,
+        lease: Lease | None = None,
     ) -> None:
-        """Persist one chat line; returns once it is committed (lines commit in batches)."""
+        """Persist one chat line; returns once it is committed (lines commit in batches). A
+        queued line carries the ``lease`` of the instance that will answer it."""
         row = (
             chat.id,
             chat.room_id,
@@ -185,6 +218,8 @@ class Store:
             dup_of,
             priority,
             intent,
+            lease.owner if lease else None,
+            lease.until if lease else 0.0,
         )
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._chat_rows.append((row, done))
@@ -218,16 +253,54 @@ class Store:
         *,
         reason: str | None = None,
         answer: str | None = None,
-    ) -> None:
-        """Set a message's status, and that of every duplicate linked to it."""
+        owner: str | None = None,
+    ) -> bool:
+        """Set a message's status, and that of every duplicate linked to it. With ``owner``,
+        only while that instance still holds the line (False: another took it over)."""
+
+        def tx() -> bool:
+            with self._db:
+                self._db.execute("BEGIN")
+                done = self._db.execute(
+                    "UPDATE chat SET status=?, reason=?, answer=COALESCE(?, answer)"
+                    " WHERE id=? AND (? IS NULL OR owner IS NULL OR owner=?)",
+                    (status, reason, answer, chat_id, owner, owner),
+                ).rowcount
+                if done:
+                    self._db.execute(
+                        "UPDATE chat SET status=?, reason=?, answer=COALESCE(?, answer)"
+                        " WHERE dup_of=?",
+                        (status, reason, answer, chat_id),
+                    )
+                return bool(done)
+
+        applied: bool = await self._run(tx)
+        return applied
+
+    async def renew(self, lease: Lease) -> None:
+        """Extend the lease of every line its owner still has queued."""
         await self._exec(
-            "UPDATE chat SET status=?, reason=?, answer=COALESCE(?, answer) WHERE id=? OR dup_of=?",
-            status,
-            reason,
-            answer,
-            chat_id,
-            chat_id,
+            "UPDATE chat SET lease_until=? WHERE owner=? AND status='queued'",
+            lease.until,
+            lease.owner,
         )
+
+    async def release(self, owner: str) -> None:
+        """Let another instance take the lines ``owner`` had queued at once (a clean stop)."""
+        await self._exec("UPDATE chat SET lease_until=0 WHERE owner=? AND status='queued'", owner)
+
+    async def claim(self, room_id: str, lease: Lease, now: float) -> list[ChatRecord]:
+        """Take a room's queued first questions whose lease lapsed (their instance died or
+        stopped), oldest first; they are ``lease.owner``'s from now on."""
+        rows = await self._all(
+            f"UPDATE chat SET owner=?, lease_until=? WHERE room_id=? AND status='queued'"
+            f" AND dup_of IS NULL AND lease_until<? RETURNING {_CHAT_COLUMNS}",
+            lease.owner,
+            lease.until,
+            room_id,
+            now,
+        )
+        return sorted((_chat(r) for r in rows), key=lambda record: record.chat.ts)
 
     async def chats(
         self,
@@ -239,10 +312,7 @@ class Store:
         newest: bool = False,
     ) -> list[ChatRecord]:
         """Lines from ``since``, oldest first: the first ``limit``, or with ``newest`` the last."""
-        sql = (
-            "SELECT id, room_id, user_id, user_name, role, text, ts, status, reason, dup_of,"
-            " priority, intent, answer FROM chat WHERE room_id=? AND ts>=?"
-        )
+        sql = f"SELECT {_CHAT_COLUMNS} FROM chat WHERE room_id=? AND ts>=?"
         params: list[Any] = [room_id, since]
         if status is not None:
             sql += " AND status=?"
@@ -251,25 +321,7 @@ class Store:
         rows = await self._all(sql, *params, limit)
         if newest:
             rows.reverse()
-        return [
-            ChatRecord(
-                chat=Chat(
-                    id=r[0],
-                    room_id=r[1],
-                    user=User(id=r[2], name=r[3]),
-                    role=r[4],
-                    text=r[5],
-                    ts=r[6],
-                ),
-                status=r[7],
-                reason=r[8],
-                dup_of=r[9],
-                priority=r[10],
-                intent=r[11],
-                answer=r[12],
-            )
-            for r in rows
-        ]
+        return [_chat(r) for r in rows]
 
     # -- generated outputs and per-room state --------------------------------------------------
 
@@ -310,3 +362,10 @@ class Store:
 
 def _room(row: tuple[Any, ...]) -> RoomRecord:
     return RoomRecord(room_id=row[0], title=row[1], mode=row[2], language=row[3], created=row[4])
+
+
+def _chat(r: tuple[Any, ...]) -> ChatRecord:
+    chat = Chat(id=r[0], room_id=r[1], user=User(id=r[2], name=r[3]), role=r[4], text=r[5],
+                ts=r[6])  # fmt: skip
+    return ChatRecord(chat=chat, status=r[7], reason=r[8], dup_of=r[9], priority=r[10],
+                      intent=r[11], answer=r[12])  # fmt: skip

@@ -36,7 +36,7 @@ class Backoff:
     """Exponential delays with full jitter, reset once a loop has run ``healthy_after_s``."""
 
     first_s: float = 0.1
-    max_s: float = 10.0
+    max_s: float = 2.0
     healthy_after_s: float = 30.0
 
     def delay(self, failures: int) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from assistant.bus import BusUnavailable, EventBus
 from assistant.errors import RateLimited
 from assistant.events import Answer, Chat, ChatAccepted, ChatSkipped, ChatTriaged, Event
 from assistant.settings import TriageSettings
-from assistant.store import ChatStatus, Store
+from assistant.store import ChatStatus, Lease, Store
 from assistant.understand.rules import is_spam
 from assistant.understand.service import Understander
 from assistant.understand.text import bigrams, normalise
@@ -71,15 +72,20 @@ class Triage:
         understander: Understander,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
-        """``clock``: seconds for rate limits and the duplicate window (tests pass their own)."""
+        """``clock``: seconds for rate limits and the duplicate window; ``wall``: the time
+        leases are written in, which instances on other machines read too (tests pass their
+        own of both)."""
         self.clock = clock
+        self.wall = wall
         self.settings = settings
         self.store = store
         self.bus = bus
         self.understander = understander
         self.skipped: dict[str, int] = {}
         self.unannounced = 0
+        self.owner = uuid.uuid4().hex  # this instance, as the holder of its queued lines
         self._rooms: dict[str, _Room] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
 
@@ -176,7 +182,11 @@ class Triage:
                 )
             return self._ack(chat, first.status, None, dup_of=first.chat_id)
         await self.store.add_chat(
-            chat, "queued", priority=understood.priority, intent=understood.intent
+            chat,
+            "queued",
+            priority=understood.priority,
+            intent=understood.intent,
+            lease=self._lease(),
         )
         room.recent.append(_Recent(chat.id, grams, skus, now))
         if len(room.recent) > self.settings.dedupe_recent:
@@ -221,19 +231,33 @@ class Triage:
         room.wake.set()
         await self._announce(item)
 
+    def _lease(self) -> Lease:
+        return Lease(owner=self.owner, until=self.wall() + self.settings.lease_s)
+
     async def restore(self, room_id: str) -> int:
-        """Reload a room's queued questions after a restart; returns how many came back."""
-        records = await self.store.chats(room_id, status="queued", limit=100_000)
-        restored = 0
+        """Take over a room's queued questions nobody holds (after a restart, or from an
+        instance that died); returns how many came back."""
+        records = await self.store.claim(room_id, self._lease(), self.wall())
         for record in records:
-            if record.dup_of is not None:
-                continue
             understood = await self.understander.read(record.chat)
             await self._enqueue(
                 ChatTriaged(room_id=room_id, chat=record.chat, understanding=understood)
             )
-            restored += 1
-        return restored
+        return len(records)
+
+    async def keep_leases(self) -> None:
+        """Renew this instance's hold on its queued questions, and take over those whose
+        holder stopped renewing, in every room this instance serves."""
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            await self.store.renew(self._lease())
+            for room_id in list(self._rooms):
+                if await self.restore(room_id):
+                    log.warning("took over queued questions of room %s", room_id)
+
+    async def release(self) -> None:
+        """At a clean stop: the questions still queued here may be taken at once."""
+        await self.store.release(self.owner)
 
     async def next(self, room_id: str) -> ChatTriaged:
         room = self._room(room_id)
@@ -257,8 +281,14 @@ class Triage:
         *,
         reason: str | None = None,
         answer: str | None = None,
-    ) -> None:
-        await self.store.set_chat_status(chat_id, status, reason=reason, answer=answer)
+    ) -> bool:
+        """Store how a question ended; False, and nothing told, if another instance took it
+        over meanwhile (this one stalled past its lease): that one answers it."""
+        if not await self.store.set_chat_status(
+            chat_id, status, reason=reason, answer=answer, owner=self.owner
+        ):
+            log.warning("question %s was taken over by another instance", chat_id)
+            return False
         for recent in self._room(room_id).recent:
             if recent.chat_id == chat_id:
                 recent.status, recent.answer = status, answer
@@ -268,6 +298,7 @@ class Triage:
             await self._announce(
                 ChatAccepted(room_id=room_id, chat_id=chat_id, status=status, reason=reason)
             )
+        return True
 
     async def _count_skip(self, room_id: str, chat_id: str, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1

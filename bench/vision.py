@@ -49,8 +49,8 @@ class _NoChat:
     async def next(self, room_id: str) -> ChatTriaged:
         raise NotImplementedError
 
-    async def resolve(self, room_id: str, chat_id: str, status: ChatStatus, **kw: Any) -> None:
-        return None
+    async def resolve(self, room_id: str, chat_id: str, status: ChatStatus, **kw: Any) -> bool:
+        return True
 
     def requeue(self, item: ChatTriaged) -> None:
         raise NotImplementedError

@@ -140,7 +140,7 @@ class EventBus:
                 await self._send(self._outbox[0])
             except BusUnavailable:
                 failures += 1
-                await asyncio.sleep(random.uniform(0, min(5.0, 0.05 * 2**failures)))
+                await asyncio.sleep(random.uniform(0, min(1.0, 0.05 * 2**failures)))
                 continue
             self._outbox.popleft()
             failures = 0

@@ -49,7 +49,7 @@ class _Outage:
         if self.failures == 0:
             log.warning("redis %s failed (%s); retrying with backoff", self.what, exc)
         self.failures += 1
-        await asyncio.sleep(random.uniform(0, min(5.0, 0.1 * 2**self.failures)))
+        await asyncio.sleep(random.uniform(0, min(1.0, 0.05 * 2**self.failures)))
 
     def ok(self) -> bool:
         """Record a success; True if it ends an outage."""
@@ -82,6 +82,7 @@ class RedisBus(EventBus):
         self._claim_every_s = settings.redis_claim_every_s
         self._claim_idle_ms = int(settings.redis_claim_idle_s * 1000)
         self._consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._origin = self._consumer.encode()
         # The last id read per stream; None until it is known (Redis was down at open).
         self._positions: dict[str, str | None] = {}
         self._fanout: asyncio.Task[None] | None = None
@@ -108,13 +109,18 @@ class RedisBus(EventBus):
             raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
     async def _send(self, event: Event) -> None:
+        # This instance's own readers get the event at once, Redis up or down (an anchor on
+        # air keeps its local listeners through an outage); the stream carries it to the
+        # other instances, whose readers skip nothing and ours skip their own (``o``).
+        await self._fan_out(event)
         lossless_key, lossy_key = self._keys(event.room_id)
         if event.lossy:
             key, maxlen = lossy_key, _LOSSY_MAXLEN
         else:
             key, maxlen = lossless_key, self._maxlen
+        fields = {"e": dump_event(event), "o": self._consumer}
         try:
-            await self._redis.xadd(key, {"e": dump_event(event)}, maxlen=maxlen, approximate=True)
+            await self._redis.xadd(key, fields, maxlen=maxlen, approximate=True)
         except _DOWN as exc:
             raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
@@ -218,6 +224,8 @@ class RedisBus(EventBus):
                     if key not in self._positions:
                         break
                     self._positions[key] = entry_id.decode()
+                    if fields.get(b"o") == self._origin:
+                        continue  # published here: our readers had it when it was sent
                     event = self._decode(fields)
                     if event is not None:
                         await self._fan_out(event)
@@ -293,5 +301,5 @@ class RedisBus(EventBus):
         for entry_id, fields in entries:
             event = self._decode(fields)
             if event is not None and not await self._to_group(event, group):
-                log.warning("no local member of %s for %s", group, event.type)
+                log.debug("no local member of %s for %s", group, event.type)
             await self._redis.xack(raw_key, group, entry_id)

@@ -159,8 +159,30 @@ async def test_restore_brings_back_queued(store: Store) -> None:
     answered = (await triage.next(ROOM)).chat.id
     await triage.resolve(ROOM, answered, "answered", answer="ok")
     fresh, _ = make(store)
+    assert await fresh.restore(ROOM) == 0  # the first instance holds it: it answers it
+    await triage.release()  # a clean stop
     assert await fresh.restore(ROOM) == 1
     assert (await fresh.next(ROOM)).chat.id == (ids - {answered}).pop()
+
+
+async def test_questions_of_an_instance_that_died_are_taken_over_once(store: Store) -> None:
+    """The dead one's lease lapses; the survivor claims its queued question, and the dead
+    one, should it wake up, can no longer end it (so it is answered once)."""
+    now = [1000.0]
+    dead = Triage(TriageSettings(lease_s=15), store, MemoryBus(), make(store)[0].understander,
+                  wall=lambda: now[0])  # fmt: skip
+    asked = await dead.ingest(chat("尺码偏大吗", user="a"))
+    survivor = Triage(TriageSettings(lease_s=15), store, MemoryBus(), dead.understander,
+                      wall=lambda: now[0])  # fmt: skip
+    assert await survivor.restore(ROOM) == 0
+    now[0] += 16  # past the lease: the first instance stopped renewing it
+    assert await survivor.restore(ROOM) == 1
+    taken = await survivor.next(ROOM)
+    assert taken.chat.id == asked.chat_id
+    assert not await dead.resolve(ROOM, asked.chat_id, "answered", answer="late")
+    assert await survivor.resolve(ROOM, asked.chat_id, "answered", answer="ok")
+    (record,) = await store.chats(ROOM)
+    assert (record.status, record.answer) == ("answered", "ok")
 
 
 async def test_the_same_words_about_different_products_are_not_duplicates(store: Store) -> None:

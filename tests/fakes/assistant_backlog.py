@@ -44,10 +44,11 @@ class QueueBacklog:
         *,
         reason: str | None = None,
         answer: str | None = None,
-    ) -> None:
+    ) -> bool:
         async with self._changed:
             self.resolved.append(Resolved(room_id, chat_id, status, reason, answer))
             self._changed.notify_all()
+        return True
 
     async def wait_for(self, chat_id: str, limit: float = 30.0) -> Resolved:
         async def find() -> Resolved:

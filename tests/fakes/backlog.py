@@ -24,5 +24,5 @@ class IdleBacklog:
         *,
         reason: str | None = None,
         answer: str | None = None,
-    ) -> None:
-        return None
+    ) -> bool:
+        return True
