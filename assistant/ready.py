@@ -38,10 +38,9 @@ async def _probe(name: str, call: Awaitable[None]) -> CapabilityStatus:
 async def readiness(rt: Runtime) -> Readiness:
     services = rt.services
     bus = await _probe("bus", services.bus.ping())
-    if bus.ok and services.bus.backlogged:
-        bus = CapabilityStatus(
-            name="bus", ok=False, detail=f"{services.bus.backlogged} events wait to be sent"
-        )
+    if bus.ok and services.bus.unreachable_since is not None:
+        waiting = services.bus.backlogged
+        bus = CapabilityStatus(name="bus", ok=False, detail=f"{waiting} events wait to be sent")
     checks = [bus, await _probe("store", services.store.ping())]
     checks += [c.readiness() for c in rt.capabilities if isinstance(c, ReadyReporter)]
     ready = all(check.ok for check in checks)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from assistant.events import Event
 
 log = logging.getLogger(__name__)
+SEND_BATCH = 64
 
 
 class BusUnavailable(AssistantError):
@@ -49,7 +50,8 @@ class EventBus:
         # is dispatched once.
         self._fanned, self._grouped = _Seen(), _Seen()
         self._leases: dict[str, tuple[str, float]] = {}
-        self._flusher: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self.unreachable_since: float | None = None  # set while sends fail
         self.published: Counter[str] = Counter()
         self.slow_consumers = 0
         self.gaps = 0  # times a backend found entries gone before this instance read them
@@ -59,7 +61,15 @@ class EventBus:
 
     # -- transport hooks -----------------------------------------------------------------------
 
-    async def _send(self, event: Event) -> None:
+    # Whether events also travel to other instances (through ``_send_batch``).
+    has_remote = False
+
+    async def _local(self, event: Event) -> None:
+        """Hand an event to this instance's subscribers, at once."""
+        await self._fan_out(event)
+
+    async def _send_batch(self, events: list[Event]) -> None:
+        """Carry events to the other instances; raise ``BusUnavailable`` when it cannot."""
         raise NotImplementedError
 
     async def _room_opened(self, room_id: str, group: str | None) -> None:
@@ -95,56 +105,60 @@ class EventBus:
     # -- public API ----------------------------------------------------------------------------
 
     async def publish(self, event: Event) -> None:
-        """Send an event to the room. While the backend is down, lossless events wait in a
-        bounded outbox, in order, and go out when it is back (lossy ones are dropped and
-        counted); only a full outbox raises ``BusUnavailable``."""
+        """Deliver an event to this instance's subscribers at once and queue it for the other
+        instances; never waits on the backend. While the backend is down, lossless events wait
+        in the bounded outbox, in order, and go out when it is back; lossy events and speech
+        gone stale are dropped and counted. Only a full outbox refuses a lossless event
+        (``BusUnavailable``), before anyone received it."""
         if not event.room_id:
             raise ValueError("event has no room_id")
+        if self.has_remote and not event.lossy and not self.accepting():
+            raise BusUnavailable("the bus is unreachable and its outbox is full")
         self.published[event.type] += 1
-        if self._outbox:
-            self._hold(event)
+        await self._local(event)
+        if not self.has_remote:
             return
-        try:
-            await self._send(event)
-        except BusUnavailable as exc:
-            log.warning("bus unavailable (%s); holding events until it is back", exc)
-            self._hold(event)
+        if len(self._outbox) >= self.outbox_size:  # lossy, and no room for it
+            self.dropped_while_down += 1
+            return
+        self._outbox.append(event)
+        if self._sender is None or self._sender.done():
+            self._sender = self._tasks.spawn(self._send_loop(), "bus-sender")
 
     @property
     def backlogged(self) -> int:
-        """Events waiting in the outbox for the backend to come back."""
+        """Events waiting to be sent to the other instances."""
         return len(self._outbox)
 
     def accepting(self) -> bool:
         """Whether a lossless event published now would be kept (the outbox has room)."""
         return len(self._outbox) < self.outbox_size
 
-    def _hold(self, event: Event) -> None:
-        if event.lossy or _stale(event):
-            self.dropped_while_down += 1
-            return
-        if not self.accepting():
-            raise BusUnavailable("the bus is unreachable and its outbox is full")
-        self._outbox.append(event)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = self._tasks.spawn(self._flush(), "bus-outbox")
-
-    async def _flush(self) -> None:
+    async def _send_loop(self) -> None:
         failures = 0
         while self._outbox:
-            if _stale(self._outbox[0]):
-                self._outbox.popleft()
-                self.dropped_while_down += 1
-                continue
+            if failures:
+                self._drop_while_down()
+            batch = list(itertools.islice(self._outbox, SEND_BATCH))
             try:
-                await self._send(self._outbox[0])
-            except BusUnavailable:
+                await self._send_batch(batch)
+            except BusUnavailable as exc:
+                if not failures:
+                    log.warning("bus unavailable (%s); holding events until it is back", exc)
+                self.unreachable_since = self.unreachable_since or time.time()
                 failures += 1
                 await asyncio.sleep(random.uniform(0, min(1.0, 0.05 * 2**failures)))
                 continue
-            self._outbox.popleft()
-            failures = 0
-        log.info("bus back: outbox flushed")
+            for _ in batch:
+                self._outbox.popleft()
+            if failures:
+                log.info("bus back after %d failed sends", failures)
+            failures, self.unreachable_since = 0, None
+
+    def _drop_while_down(self) -> None:
+        kept = deque(e for e in self._outbox if not (e.lossy or _stale(e)))
+        self.dropped_while_down += len(self._outbox) - len(kept)
+        self._outbox = kept
 
     async def subscribe(
         self,

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 class MemoryBus(EventBus):
     name = "memory"
 
-    async def _send(self, event: Event) -> None:
+    async def _local(self, event: Event) -> None:
         await self._fan_out(event)
         for group in self._groups(event.room_id):
             await self._to_group(event, group)

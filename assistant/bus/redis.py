@@ -61,6 +61,7 @@ class _Outage:
 
 class RedisBus(EventBus):
     name = "redis"
+    has_remote = True
 
     def __init__(self, settings: BusSettings) -> None:
         super().__init__(
@@ -108,19 +109,19 @@ class RedisBus(EventBus):
         except _DOWN as exc:
             raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
-    async def _send(self, event: Event) -> None:
-        # This instance's own readers get the event at once, Redis up or down (an anchor on
-        # air keeps its local listeners through an outage); the stream carries it to the
-        # other instances, whose readers skip nothing and ours skip their own (``o``).
-        await self._fan_out(event)
-        lossless_key, lossy_key = self._keys(event.room_id)
-        if event.lossy:
-            key, maxlen = lossy_key, _LOSSY_MAXLEN
-        else:
-            key, maxlen = lossless_key, self._maxlen
-        fields = {"e": dump_event(event), "o": self._consumer}
+    async def _send_batch(self, events: list[Event]) -> None:
+        # This instance's readers had them at publish (``_local``); our fan-out reader skips
+        # entries of our own origin (``o``). One round trip for the whole batch.
+        pipe = self._redis.pipeline(transaction=False)
+        for event in events:
+            lossless_key, lossy_key = self._keys(event.room_id)
+            key, maxlen = (
+                (lossy_key, _LOSSY_MAXLEN) if event.lossy else (lossless_key, self._maxlen)
+            )
+            fields = {"e": dump_event(event), "o": self._consumer}
+            pipe.xadd(key, fields, maxlen=maxlen, approximate=True)
         try:
-            await self._redis.xadd(key, fields, maxlen=maxlen, approximate=True)
+            await pipe.execute()
         except _DOWN as exc:
             raise BusUnavailable(f"redis unreachable: {exc}") from exc
 

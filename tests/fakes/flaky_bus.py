@@ -1,4 +1,4 @@
-"""An in-process bus whose backend can be switched off, for tests of what rides out an outage."""
+"""An in-process bus with a fake remote side that can be switched off, for outage tests."""
 
 from __future__ import annotations
 
@@ -8,18 +8,20 @@ from assistant.events import Event
 
 
 class FlakyBus(MemoryBus):
-    """``down = True`` makes every send fail the way an unreachable Redis does."""
+    """Events also go to ``remote`` (as if to other instances); ``down = True`` makes those
+    sends fail the way an unreachable Redis does."""
+
+    has_remote = True
 
     def __init__(self, **kwargs: int | float) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.down = False
-        self.attempts = 0
+        self.remote: list[Event] = []
 
-    async def _send(self, event: Event) -> None:
-        self.attempts += 1
+    async def _send_batch(self, events: list[Event]) -> None:
         if self.down:
             raise BusUnavailable("backend unreachable (test)")
-        await super()._send(event)
+        self.remote.extend(events)
 
     async def ping(self) -> None:
         if self.down:
