@@ -52,7 +52,7 @@ test: install redis
 	$(PY) -m pytest
 
 # The fast lane: its own venv with the base dependencies and the test tools alone (no model,
-# browser or redis); the model backends' tests are not collected there (tests/conftest.py).
+# browser, redis or postgres); the model backends' tests are not collected there (tests/conftest.py).
 FAST := .venv-fast
 $(FAST)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(FAST)
@@ -60,7 +60,7 @@ $(FAST)/.installed: pyproject.toml
 	touch $@
 
 test-fast: $(FAST)/.installed
-	LCA_FAST_LANE=1 $(FAST)/bin/python -m pytest -m "not slow and not redis and not browser"
+	LCA_FAST_LANE=1 $(FAST)/bin/python -m pytest -m "not slow and not redis and not browser and not postgres"
 
 lint: $(DEPS)
 	$(VENV)/bin/ruff check .

@@ -15,7 +15,7 @@ from assistant.plugins import Capability, Services, load_capability
 from assistant.rooms import Rooms
 from assistant.settings import Settings
 from assistant.stage import StageOwner
-from assistant.store import Store
+from assistant.store import open_store
 from assistant.supervise import Supervisor
 from assistant.tasks import TaskSet
 from assistant.triage import Triage
@@ -36,7 +36,7 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
-        store = Store(settings.store.path)
+        store = await open_store(settings.store)
         bus = create_bus(settings.bus)
         u = settings.understand
         pool = EmbedderPool(threads=u.threads, st_model_path=u.st_model_path)
@@ -77,4 +77,4 @@ class Runtime:
         self.live.close()
         await self.services.bus.close()
         await self.services.limiter.close()
-        self.services.store.close()
+        await self.services.store.close()

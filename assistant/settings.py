@@ -61,13 +61,31 @@ class BusSettings(BaseModel):
     outbox_size: int = Field(default=10_000, ge=16)
     # A Redis that does not answer within this is down (a publish goes to the outbox).
     redis_timeout_s: float = Field(default=2.0, gt=0)
+    redis_connect_timeout_s: float = Field(default=2.0, gt=0)
+    # An idle connection is checked with a PING before use after this many seconds (0: never).
+    redis_health_check_s: float = Field(default=15.0, ge=0)
+    # A command whose connection broke (Redis restarted) is sent again on a new one this many
+    # times, after an exponential backoff with jitter of at most redis_retry_cap_s; a timeout
+    # is never retried, so a frozen Redis costs one redis_timeout_s per call.
+    redis_retries: int = Field(default=1, ge=0)
+    redis_retry_cap_s: float = Field(default=0.5, gt=0)
+    # The read loops' backoff while Redis is down: 0.1 s, doubling up to this, with jitter.
+    redis_backoff_max_s: float = Field(default=2.0, gt=0)
+    # How often the fan-out reader asks whether Redis restarted (and lost its streams).
+    redis_check_every_s: float = Field(default=1.0, gt=0)
     # Group entries read by a consumer and not acknowledged for this long are taken over.
     redis_claim_idle_s: float = Field(default=15.0, gt=0)
     redis_claim_every_s: float = Field(default=5.0, gt=0)
 
 
 class StoreSettings(BaseModel):
+    # sqlite: one file on one machine; postgres: one database for instances on several.
+    backend: Literal["sqlite", "postgres"] = "sqlite"
     path: Path = Path("var/lca.sqlite3")
+    dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
+    # A PostgreSQL schema of the service's own (created if missing); None: the DSN's default.
+    schema_name: str | None = None
+    pool_size: int = Field(default=8, ge=1)
 
 
 class WsSettings(BaseModel):

@@ -30,7 +30,7 @@ from assistant.llm.models import model_path
 from assistant.llm.settings import AnswerSettings
 from assistant.plugins import RoomInfo
 from assistant.stage import StageOwner
-from assistant.store import Store
+from assistant.store import SqliteStore, Store
 from assistant.understand.service import Understander
 from assistant.understand.settings import UnderstandSettings
 from bench.common import median, pct, write_result
@@ -222,7 +222,7 @@ async def main() -> None:
     rooms = [int(r) for r in args.rooms.split(",")]
     out: dict[str, Any] = {"items": len(items), "splits": args.splits.split(",")}
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "b.sqlite3")
+        store = SqliteStore(Path(tmp) / "b.sqlite3")
         out["default"] = await measure(store, None, items, rooms, args.verbose)
         if args.llm != "none":
             settings = LLMSettings(preset=args.llm, prefix_cache_mb=args.cache_mb)
@@ -231,7 +231,7 @@ async def main() -> None:
             out["llm_select"] = {"preset": args.llm}
             out["llm_select"] |= await measure(store, llm, items, rooms, args.verbose)
             await llm.close()
-        store.close()
+        await store.close()
     if "heldout_1room" in out["default"]:
         held = out["default"]["heldout_1room"]
         timed = out.get("llm_select", out["default"])

@@ -16,7 +16,7 @@ from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog, Product
 from assistant.events import AudioChunk, Event, Script, ScriptRequest
 from assistant.plugins import RoomInfo
-from assistant.store import Store
+from assistant.store import SqliteStore, Store
 from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import AnchorRoom
 from avatar.errors import BackendMissing
@@ -168,7 +168,7 @@ async def concurrency(max_rooms: int, seconds: float) -> dict[str, Any]:
     await tts.warmup()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "bench.sqlite3")
+        store = SqliteStore(Path(tmp) / "bench.sqlite3")
         n = 1
         while n <= max_rooms:
             result = await rooms_at(n, seconds, tts, store)
@@ -177,7 +177,7 @@ async def concurrency(max_rooms: int, seconds: float) -> dict[str, Any]:
             if not result["real_time"]:
                 break
             n *= 2
-        store.close()
+        await store.close()
     await tts.close()
     sustained = max((r["rooms"] for r in results if r["real_time"]), default=0)
     return {"sustained_rooms": sustained, "steps": results, "seconds_per_step": seconds}

@@ -34,7 +34,7 @@ from assistant.scripts import quality
 from assistant.scripts.checks import backed_prices, backing_text, warm
 from assistant.scripts.writer import ScriptWriter
 from assistant.stage import StageOwner
-from assistant.store import Store
+from assistant.store import SqliteStore, Store
 from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import AnchorRoom
 from avatar.gate import Gate
@@ -356,7 +356,7 @@ async def main() -> None:
         configs.append((f"model ({args.llm})", llm))
     with tempfile.TemporaryDirectory() as tmp:
         for name, model in configs:
-            store = Store(Path(tmp) / f"{len(results)}.db")
+            store = SqliteStore(Path(tmp) / f"{len(results)}.db")
             rig = await make_rig(store, model, cps)
             if model is not None:
                 for lang in LANGS:

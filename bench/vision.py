@@ -29,7 +29,7 @@ from assistant.events import ChatTriaged, Frame, VisionUpdate
 from assistant.plugins import RoomInfo, Services
 from assistant.settings import LimitSettings, Settings
 from assistant.stage import StageOwner
-from assistant.store import ChatStatus, Store
+from assistant.store import ChatStatus, SqliteStore, Store
 from assistant.supervise import Supervisor
 from vision import compute
 from vision.api import VisionAccess, build_router
@@ -118,7 +118,7 @@ async def http_detection(models: Models, raw: bytes, repeats: int) -> float:
     settings = models.settings.model_copy(update={"anonymous": True})
     limiter = Limiter(LimitSettings(vision_per_token="1000000/second"), "")
     with tempfile.TemporaryDirectory() as tmp:
-        access = VisionAccess(settings, Store(Path(tmp) / "s.sqlite3"), limiter)
+        access = VisionAccess(settings, SqliteStore(Path(tmp) / "s.sqlite3"), limiter)
         app = FastAPI()
         app.include_router(build_router(engine, access))
         return await _time_detection(app, engine, raw, repeats)
@@ -162,7 +162,7 @@ async def paired_overhead(models: Models, raw: bytes, repeats: int) -> dict[str,
     """Interleave a direct pass and a publish->vision.update round trip, so drift cancels."""
     with tempfile.TemporaryDirectory() as tmp:
         bus = MemoryBus()
-        store = Store(Path(tmp) / "o.sqlite3")
+        store = SqliteStore(Path(tmp) / "o.sqlite3")
         cap = _capability(models, bus, store)
         updates = await bus.subscribe("ovh", ["vision.update"])
         info = RoomInfo(room_id="ovh", title="b", mode="host", language="zh", catalog=Catalog())
@@ -181,7 +181,7 @@ async def paired_overhead(models: Models, raw: bytes, repeats: int) -> dict[str,
                 service.append((time.perf_counter() - start) * 1000)
         await cap.close()
         await bus.close()
-        store.close()
+        await store.close()
     d_med, s_med = statistics.median(direct), statistics.median(service)
     return {
         "direct_pass_ms": round(d_med, 1),
@@ -194,7 +194,7 @@ async def pipeline(models: Models, raw: bytes, rooms: int, seconds: float, fps_i
     """Feed every room at ``fps_in`` for ``seconds``; count updates, watch pending depth."""
     with tempfile.TemporaryDirectory() as tmp:
         bus = MemoryBus()
-        store = Store(Path(tmp) / "b.sqlite3")
+        store = SqliteStore(Path(tmp) / "b.sqlite3")
         cap = _capability(models, bus, store)
         ids = [f"bench{i}" for i in range(rooms)]
         subs = {}
@@ -228,7 +228,7 @@ async def pipeline(models: Models, raw: bytes, rooms: int, seconds: float, fps_i
             t.cancel()
         await asyncio.gather(*drains, return_exceptions=True)
         await bus.close()
-        store.close()
+        await store.close()
     fps = {r: round(n / elapsed, 3) for r, n in counts.items()}
     return {
         "rooms": rooms,

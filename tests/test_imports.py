@@ -25,6 +25,7 @@ CORE_API = (
     "assistant.tasks",
     "assistant.install",
     "assistant.access",
+    "assistant.supervise",
 )
 # The core's settings gather every part's settings into one Settings (one env namespace).
 SETTINGS = ("assistant.llm.settings", *(f"{c}.settings" for c in CAPABILITIES))

@@ -22,7 +22,7 @@ from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
 from assistant.plugins import RoomInfo, Services
 from assistant.settings import LimitSettings, Settings
 from assistant.stage import StageOwner
-from assistant.store import Store
+from assistant.store import SqliteStore, Store
 from assistant.supervise import Supervisor
 from assistant.understand.service import Understander
 from assistant.understand.settings import UnderstandSettings
@@ -44,9 +44,9 @@ def gate() -> ComplianceGate:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "brain.sqlite3")
+    s = SqliteStore(tmp_path / "brain.sqlite3")
     yield s
-    s.close()
+    await s.close()
 
 
 class Harness:

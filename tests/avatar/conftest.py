@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog, Product
 from assistant.events import AudioChunk, Event, Subtitle
 from assistant.plugins import RoomInfo
-from assistant.store import Store
+from assistant.store import SqliteStore, Store
 from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import AnchorRoom
 from avatar.gate import Gate
@@ -110,10 +110,10 @@ async def bus() -> AsyncIterator[MemoryBus]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "lca.sqlite3")
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = SqliteStore(tmp_path / "lca.sqlite3")
     yield s
-    s.close()
+    await s.close()
 
 
 @pytest.fixture

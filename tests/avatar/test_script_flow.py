@@ -23,7 +23,7 @@ from assistant.plugins import RoomInfo
 from assistant.repeats import Repeats
 from assistant.scripts.writer import ScriptWriter
 from assistant.stage import StageOwner
-from assistant.store import Store
+from assistant.store import SqliteStore, Store
 from avatar.anchor.room import AnchorRoom
 from avatar.capability import AvatarCapability
 from tests.avatar.conftest import ROOM, ROOT, Heard, anchor_room, avatar_settings, listen, room_info
@@ -184,7 +184,7 @@ async def test_thirty_minutes_of_anchor_without_repeats_or_silence(tmp_path: Pat
     """The real writer (its model faked) feeding a real anchor loop for 30 virtual minutes."""
     clock = VirtualClock()
     clock.install()
-    bus, store = MemoryBus(), Store(tmp_path / "s.sqlite3")
+    bus, store = MemoryBus(), SqliteStore(tmp_path / "s.sqlite3")
     n = iter(range(100_000))
 
     def model(messages: list[Message]) -> str:

@@ -32,7 +32,7 @@ from assistant.events import (
 from assistant.live import FRAMES_KEPT, LiveView
 from assistant.plugins import RoomInfo
 from assistant.stage import StageOwner
-from assistant.store import Store
+from assistant.store import SqliteStore
 from assistant.understand.types import Understanding
 
 ROOM = "room-1"
@@ -94,7 +94,7 @@ async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
 
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    bus, store = MemoryBus(), Store(tmp_path / "live.sqlite3")
+    bus, store = MemoryBus(), SqliteStore(tmp_path / "live.sqlite3")
     view, stage = LiveView(bus), StageOwner(bus, store)
     info = RoomInfo(
         room_id=ROOM, title="t", mode="host", language="zh", catalog=Catalog(products=PRODUCTS)
@@ -107,7 +107,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
     stage.close()
     view.close()
     await bus.close()
-    store.close()
+    await store.close()
 
 
 def seen(sku: str | None, frame_id: str = "f", latency_ms: float = 0.0) -> VisionUpdate:

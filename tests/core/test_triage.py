@@ -16,7 +16,7 @@ from assistant.events import Answer, Chat, ChatSkipped, StageSet, User
 from assistant.plugins import RoomInfo
 from assistant.settings import TriageSettings
 from assistant.stage import StageOwner
-from assistant.store import Store
+from assistant.store import SqliteStore, Store
 from assistant.triage import Triage
 from assistant.understand.service import Understander
 from assistant.understand.settings import UnderstandSettings
@@ -27,9 +27,9 @@ DEMO_CATALOG = Path(__file__).resolve().parents[2] / "data" / "demo_catalog.json
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(tmp_path / "t.sqlite3")
+    store = SqliteStore(tmp_path / "t.sqlite3")
     yield store
-    store.close()
+    await store.close()
 
 
 class Clock:

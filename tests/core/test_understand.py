@@ -14,7 +14,7 @@ from assistant.embedders import EmbedderPool
 from assistant.events import CatalogUpdated, Chat, User
 from assistant.plugins import RoomInfo
 from assistant.stage import StageOwner
-from assistant.store import Store
+from assistant.store import SqliteStore
 from assistant.understand.rules import intent_of, is_spam
 from assistant.understand.service import Understander
 from assistant.understand.settings import UnderstandSettings
@@ -58,7 +58,7 @@ def test_spam_and_sounds() -> None:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[tuple[Understander, HashingEmbedder, MemoryBus]]:
-    bus, store = MemoryBus(), Store(tmp_path / "u.sqlite3")
+    bus, store = MemoryBus(), SqliteStore(tmp_path / "u.sqlite3")
     embedder, pool = HashingEmbedder(name="use"), EmbedderPool()
     pool.put(embedder)
     stage = StageOwner(bus, store)
@@ -71,7 +71,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[tuple[Understander, HashingEmbedd
     understander.close()
     stage.close()
     await bus.close()
-    store.close()
+    await store.close()
 
 
 def chat(text: str, user: str) -> Chat:

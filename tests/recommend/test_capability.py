@@ -28,7 +28,7 @@ from assistant.events import (
 from assistant.plugins import RoomInfo, Services
 from assistant.settings import Settings
 from assistant.stage import StageOwner
-from assistant.store import Store
+from assistant.store import SqliteStore
 from assistant.understand.service import Understander
 from assistant.understand.settings import UnderstandSettings
 from recommend.capability import STATE_KEY, RecommendCapability, create
@@ -42,12 +42,12 @@ ROOM = "room1"
 @pytest.fixture
 async def core(tmp_path: Path) -> AsyncIterator[tuple[Services, StageOwner]]:
     bus = MemoryBus()
-    store = Store(tmp_path / "db.sqlite3")
+    store = SqliteStore(tmp_path / "db.sqlite3")
     services, stage = core_services(Settings(), bus, store)
     yield services, stage
     stage.close()
     await bus.close()
-    store.close()
+    await store.close()
 
 
 @pytest.fixture

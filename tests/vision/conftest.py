@@ -15,7 +15,7 @@ from skimage import data
 
 from assistant.access import Limiter
 from assistant.settings import LimitSettings
-from assistant.store import Store
+from assistant.store import SqliteStore
 from vision.api import VisionAccess, build_router
 from vision.backends import Models
 from vision.engine import VisionEngine
@@ -89,5 +89,7 @@ def open_app(engine: VisionEngine, store_path: Path) -> FastAPI:
     settings = engine.settings.model_copy(update={"anonymous": True})
     limiter = Limiter(LimitSettings(vision_per_token="1000000/second"), "")
     app = FastAPI()
-    app.include_router(build_router(engine, VisionAccess(settings, Store(store_path), limiter)))
+    app.include_router(
+        build_router(engine, VisionAccess(settings, SqliteStore(store_path), limiter))
+    )
     return app

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from assistant.access import Limiter
 from assistant.settings import LimitSettings
-from assistant.store import RoomRecord, Store
+from assistant.store import RoomRecord, SqliteStore
 from tests.vision.conftest import model_dir
 from vision.api import VisionAccess, build_router
 from vision.engine import VisionEngine
@@ -30,7 +30,7 @@ async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The router with lazy models: nothing these tests send gets as far as a model."""
     settings = VisionSettings(api_token=SecretStr(SERVICE), max_images_per_request=4)
     engine = VisionEngine(settings, model_dir())
-    store = Store(tmp_path / "s.sqlite3")
+    store = SqliteStore(tmp_path / "s.sqlite3")
     room = RoomRecord(room_id="r1", title="t", mode="host", language="zh", created=0.0)
     await store.create_room(room, {"host": "host-1", "viewer": "viewer-1", "anchor": "anchor-1"})
     limiter = Limiter(LimitSettings(vision_per_token="3/minute"), "")
@@ -40,7 +40,7 @@ async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield client
     engine.close()
-    store.close()
+    await store.close()
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from assistant.events import CatalogUpdated, Frame, StageSet, VisionUpdate
 from assistant.plugins import RoomInfo
 from assistant.settings import Settings
 from assistant.stage import StageOwner
-from assistant.store import RoomRecord, Store
+from assistant.store import RoomRecord, SqliteStore
 from tests.services import core_services
 from tests.vision.conftest import png, render_frame, sk
 from vision.backends import Models
@@ -39,14 +39,14 @@ def demo_products() -> list[Product]:
 @pytest.fixture
 async def rig(tmp_path: Path, models: Models) -> AsyncIterator[tuple[VisionCapability, StageOwner]]:
     bus = MemoryBus()
-    store = Store(tmp_path / "s.sqlite3")
+    store = SqliteStore(tmp_path / "s.sqlite3")
     services, stage = core_services(Settings(model_dir=models.model_dir.parent), bus, store)
     cap = VisionCapability(services, models.settings, models)
     yield cap, stage
     await cap.close()
     stage.close()
     await bus.close()
-    store.close()
+    await store.close()
 
 
 @pytest.fixture
