@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import socket
 import time
 import uuid
@@ -14,10 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
-from redis.exceptions import RedisError, ResponseError
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from assistant.bus import leases
 from assistant.bus.base import BusUnavailable, EventBus
+from assistant.bus.streams import DOWN, Entries, Outage, probe, read_checked, stream_id, text
 from assistant.events import BusGap, dump_event, parse_event
 
 if TYPE_CHECKING:
@@ -28,35 +31,6 @@ log = logging.getLogger(__name__)
 
 _LOSSY_MAXLEN = 8
 _READ_COUNT = 256
-# Errors that mean "Redis cannot be reached now": retried with backoff, never fatal.
-_DOWN = (RedisError, OSError, TimeoutError)
-
-
-def _id(raw: bytes | str) -> tuple[int, int]:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
-
-
-class _Outage:
-    """Backoff with jitter for one read loop, logging once per outage rather than per try."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.failures = 0
-
-    async def failed(self, exc: BaseException) -> None:
-        if self.failures == 0:
-            log.warning("redis %s failed (%s); retrying with backoff", self.what, exc)
-        self.failures += 1
-        await asyncio.sleep(random.uniform(0, min(1.0, 0.05 * 2**self.failures)))
-
-    def ok(self) -> bool:
-        """Record a success; True if it ends an outage."""
-        ended, self.failures = self.failures > 0, 0
-        if ended:
-            log.info("redis %s back", self.what)
-        return ended
 
 
 class RedisBus(EventBus):
@@ -69,23 +43,39 @@ class RedisBus(EventBus):
             slow_consumer_timeout=settings.slow_consumer_timeout,
             outbox_size=settings.outbox_size,
         )
-        # redis-py types replies as str-or-bytes unions; in bytes mode they are bytes. The
-        # timeouts make a stopped (or SIGSTOPped) Redis an error within seconds, not a hang.
+        # The timeouts make a stopped (or SIGSTOPped) Redis an error within seconds, not a
+        # hang. A command whose connection broke (Redis restarted) is sent again on a new one;
+        # a timeout is not retried, so a frozen Redis costs one timeout per call.
+        retry = Retry(
+            ExponentialWithJitterBackoff(base=0.05, cap=settings.redis_retry_cap_s),
+            settings.redis_retries,
+            supported_errors=(RedisConnectionError,),
+        )
+        # redis-py types replies as str-or-bytes unions; in bytes mode they are bytes.
         self._redis: Any = aioredis.from_url(
             settings.redis_url,
             socket_timeout=settings.redis_timeout_s,
-            socket_connect_timeout=settings.redis_timeout_s,
-            health_check_interval=30,
+            socket_connect_timeout=settings.redis_connect_timeout_s,
+            health_check_interval=settings.redis_health_check_s,
+            retry=retry,
         )
         self._prefix = settings.redis_prefix
         self._maxlen = settings.redis_maxlen
+        # A reader the stream was trimmed past has at least ``maxlen`` entries to read, so a
+        # read of this many comes back full: only then can entries have gone unread.
+        self._count = min(_READ_COUNT, settings.redis_maxlen)
         self._block_ms = min(200, int(settings.redis_timeout_s * 500))
+        self._backoff_cap = settings.redis_backoff_max_s
+        self._check_every_s = settings.redis_check_every_s
         self._claim_every_s = settings.redis_claim_every_s
         self._claim_idle_ms = int(settings.redis_claim_idle_s * 1000)
         self._consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._origin = self._consumer.encode()
         # The last id read per stream; None until it is known (Redis was down at open).
         self._positions: dict[str, str | None] = {}
+        # Lossless streams a read came back full for: read with a check until caught up.
+        self._behind: set[str] = set()
+        self._run_id: str | None = None  # of the Redis server our positions refer to
         self._fanout: asyncio.Task[None] | None = None
         self._group_readers: dict[str, asyncio.Task[None]] = {}
         self._closing = False
@@ -95,18 +85,21 @@ class RedisBus(EventBus):
         return base, f"{base}:lossy"
 
     async def ping(self) -> None:
-        await self._redis.ping()
+        try:
+            await self._redis.ping()
+        except DOWN as exc:
+            raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
     async def hold(self, key: str, owner: str, ttl_s: float) -> bool:
         try:
             return await leases.hold(self._redis, f"{self._prefix}:lease:{key}", owner, ttl_s)
-        except _DOWN as exc:
+        except DOWN as exc:
             raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
     async def release(self, key: str, owner: str) -> None:
         try:
             await leases.release(self._redis, f"{self._prefix}:lease:{key}", owner)
-        except _DOWN as exc:
+        except DOWN as exc:
             raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
     async def _send_batch(self, events: list[Event]) -> None:
@@ -122,25 +115,26 @@ class RedisBus(EventBus):
             pipe.xadd(key, fields, maxlen=maxlen, approximate=True)
         try:
             await pipe.execute()
-        except _DOWN as exc:
+        except DOWN as exc:
             raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
     async def _room_opened(self, room_id: str, group: str | None) -> None:
-        for key in self._keys(room_id):
-            if self._positions.get(key) is None:
-                # From the end as it is now, so everything published after subscribe arrives.
-                self._positions[key] = None
-                with contextlib.suppress(*_DOWN):
-                    last = await self._redis.xrevrange(key, count=1)
-                    self._positions[key] = last[0][0].decode() if last else "0-0"
+        keys = [k for k in self._keys(room_id) if self._positions.get(k) is None]
+        for key in keys:
+            self._positions[key] = None  # the reader learns it if Redis is down now
+        if keys:
+            # From the end as it is now, so everything published after subscribe arrives.
+            with contextlib.suppress(*DOWN):
+                await self._check_positions(keys)
         if group is not None:
             try:
                 await self._create_groups(group, [room_id])
-            except _DOWN:
+            except DOWN:
                 log.warning("redis down: group %s of room %s is created later", group, room_id)
         if self._fanout is None or self._fanout.done():
             self._fanout = self._tasks.spawn(self._fan_out_loop(), "redis-fanout")
-        if group is not None and group not in self._group_readers:
+        reader = self._group_readers.get(group or "")
+        if group is not None and (reader is None or reader.done()):
             self._group_readers[group] = self._tasks.spawn(
                 self._group_loop(group), f"redis-{group}"
             )
@@ -148,6 +142,7 @@ class RedisBus(EventBus):
     def _room_closed(self, room_id: str) -> None:
         for key in self._keys(room_id):
             self._positions.pop(key, None)
+            self._behind.discard(key)
 
     async def close(self) -> None:
         # redis-py can turn a cancelled blocking read into a connection error, which the read
@@ -166,70 +161,109 @@ class RedisBus(EventBus):
 
     # -- fan-out -------------------------------------------------------------------------------
 
-    async def _check_positions(self) -> None:
-        """Learn unknown positions; after an outage (or a full read), find entries that are
-        gone unread: trimmed while we fell behind, or lost with Redis's data. Reading goes on
-        from the oldest entry there is, and the room's readers get a ``bus.gap``."""
-        for key, position in list(self._positions.items()):
-            first = await self._redis.xrange(key, count=1)
+    async def _check_positions(self, keys: list[str] | None = None) -> None:
+        """Learn unknown positions, and notice a Redis that restarted (a new run id) or a
+        stream that was deleted or made anew: entries may be lost, so the room's readers get
+        a ``bus.gap``; a position past the stream's last entry starts again from its first."""
+        everything = keys is None
+        keys = list(self._positions) if keys is None else keys
+        run_id, rows = await probe(self._redis, keys)
+        restarted = self._run_id is not None and run_id != self._run_id
+        if restarted and not everything:
+            await self._check_positions()  # every stream of ours, not just these, may be lost
+            return
+        if restarted:
+            log.warning("redis restarted (run id %s); checking what was lost", run_id)
+        self._run_id = run_id
+        for key, (first, last) in zip(keys, rows, strict=True):
             if key not in self._positions:
-                continue
+                continue  # the room closed meanwhile
+            position = self._positions[key]
             if position is None:
-                last = await self._redis.xrevrange(key, count=1)
-                self._positions[key] = last[0][0].decode() if last else "0-0"
-            elif position != "0-0" and (not first or _id(first[0][0]) > _id(position)):
+                self._positions[key] = last
+                continue
+            if position == "0-0":
+                continue
+            # a stream made anew (or none at all) ends before our position
+            behind_us = stream_id(last) < stream_id(position)
+            if behind_us:
                 self._positions[key] = "0-0"
-                await self._gap(key, position, first[0][0].decode() if first else "0-0")
-
-    async def _trimmed(self, key: str, position: str, resumed_at: str) -> None:
-        # The entry we read last is trimmed away, so entries after it may be too.
-        first = await self._redis.xrange(key, count=1)
-        if position != "0-0" and first and _id(first[0][0]) > _id(position):
-            await self._gap(key, position, resumed_at)
+            if restarted or behind_us:
+                await self._gap(key, position, first)
+        if restarted:
+            self._behind.clear()  # what is there now is read from our positions
 
     async def _gap(self, key: str, missed_after: str, resumed_at: str) -> None:
+        if key.endswith(":lossy"):
+            return  # latest-wins events: a newer one replaces what was missed
         self.gaps += 1
-        room_id = key.removeprefix(f"{self._prefix}:room:").removesuffix(":lossy")
-        log.warning("redis stream %s: entries after %s were trimmed unread", key, missed_after)
-        if not key.endswith(":lossy"):
-            gap = BusGap(room_id=room_id, missed_after=missed_after, resumed_at=resumed_at)
-            await self._fan_out(gap)
+        room_id = key.removeprefix(f"{self._prefix}:room:")
+        log.warning("redis stream %s: entries after %s may be lost unread", key, missed_after)
+        gap = BusGap(room_id=room_id, missed_after=missed_after, resumed_at=resumed_at)
+        await self._fan_out(gap)
+
+    async def _read_checked(self, key: str) -> None:
+        """Read a stream we are behind on, atomically with a check that nothing between our
+        position and what the read returns was trimmed away first."""
+        position = self._positions.get(key)
+        if position is None:
+            return
+        gone, entries = await read_checked(self._redis, key, position, self._count)
+        if len(entries) < self._count:
+            self._behind.discard(key)
+        if gone and entries:
+            await self._gap(key, position, entries[0][0].decode())
+        await self._dispatch(key, entries)
+
+    async def _dispatch(self, key: str, entries: Entries) -> None:
+        for entry_id, fields in entries:
+            if key not in self._positions:
+                return  # the room closed meanwhile
+            self._positions[key] = entry_id.decode()
+            if fields.get(b"o") == self._origin:
+                continue  # published here: our readers had it when it was sent
+            event = self._decode(fields)
+            if event is not None:
+                await self._fan_out(event)
 
     async def _fan_out_loop(self) -> None:
-        outage = _Outage("fan-out read")
-        check = True
+        outage = Outage("fan-out read", self._backoff_cap)
+        check, next_check = True, time.monotonic() + self._check_every_s
         while not self._closing:
             if not self._positions:
                 await asyncio.sleep(self._block_ms / 1000)
                 continue
             try:
+                if time.monotonic() >= next_check:
+                    # A Redis that restarted between two reads shows no error (redis-py
+                    # reconnects), but its run id is new.
+                    next_check = time.monotonic() + self._check_every_s
+                    check = check or (await probe(self._redis, []))[0] != self._run_id
                 if check or None in self._positions.values():
                     await self._check_positions()
                     check = False
-                streams = {k: v for k, v in self._positions.items() if v is not None}
-                reply = await self._redis.xread(streams, count=_READ_COUNT, block=self._block_ms)
-            except _DOWN as exc:
+                for key in [k for k in self._behind if k in self._positions]:
+                    await self._read_checked(key)
+                streams = {
+                    k: v
+                    for k, v in self._positions.items()
+                    if v is not None and k not in self._behind
+                }
+                if not streams:
+                    continue
+                block = None if self._behind else self._block_ms
+                reply = await self._redis.xread(streams, count=self._count, block=block)
+                for raw_key, entries in reply or []:
+                    key = raw_key.decode()
+                    if len(entries) == self._count and not key.endswith(":lossy"):
+                        self._behind.add(key)  # maybe trimmed past us: read it again, checked
+                        continue
+                    await self._dispatch(key, entries)
+            except Exception as exc:  # a reader that dies stops the room
                 await outage.failed(exc)
                 continue
-            check = outage.ok()
-            for raw_key, entries in reply or []:
-                key = raw_key.decode()
-                before = self._positions.get(key)
-                if len(entries) == _READ_COUNT and before is not None:
-                    # Behind by a whole batch: the stream may have been trimmed past us.
-                    try:
-                        await self._trimmed(key, before, entries[0][0].decode())
-                    except _DOWN as exc:
-                        await outage.failed(exc)
-                for entry_id, fields in entries:
-                    if key not in self._positions:
-                        break
-                    self._positions[key] = entry_id.decode()
-                    if fields.get(b"o") == self._origin:
-                        continue  # published here: our readers had it when it was sent
-                    event = self._decode(fields)
-                    if event is not None:
-                        await self._fan_out(event)
+            if outage.ok():
+                check = True  # Redis may have lost our streams, or trimmed past us
 
     # -- consumer groups -----------------------------------------------------------------------
 
@@ -248,7 +282,7 @@ class RedisBus(EventBus):
                         raise
 
     async def _group_loop(self, group: str) -> None:
-        outage = _Outage(f"group {group} read")
+        outage = Outage(f"group {group} read", self._backoff_cap)
         next_claim = time.monotonic() + self._claim_every_s
         while not self._closing:
             rooms = self._group_rooms(group)
@@ -272,35 +306,38 @@ class RedisBus(EventBus):
                 if "NOGROUP" not in str(exc):
                     await outage.failed(exc)
                     continue
+                # Redis restarted without its data (or the stream was deleted): the group
+                # starts again from the new stream's first entry.
                 log.warning("redis lost group %s; creating it again", group)
-                await self._recreate(group, rooms, outage)
+                try:
+                    await self._create_groups(group, rooms, start="0")
+                except Exception as again:  # retried with backoff
+                    await outage.failed(again)
                 continue
-            except _DOWN as exc:
+            except Exception as exc:  # a reader that dies stops the group
                 await outage.failed(exc)
                 continue
             outage.ok()
 
-    async def _recreate(self, group: str, rooms: list[str], outage: _Outage) -> None:
-        try:
-            await self._create_groups(group, rooms, start="0")
-        except _DOWN as exc:
-            await outage.failed(exc)
-
     async def _claim(self, group: str, key: str) -> None:
         """Take over entries another consumer read and never acknowledged (it died)."""
-        reply = await self._redis.xautoclaim(
-            key, group, self._consumer, self._claim_idle_ms, start_id="0-0", count=64
-        )
-        entries = [(entry_id, fields) for entry_id, fields in reply[1] if fields]
-        if entries:
-            log.info("claimed %d entries of %s from a consumer gone quiet", len(entries), key)
-            await self._deliver(group, key.encode(), entries)
+        cursor = "0-0"
+        for _ in range(16):  # at most 16 x 64 entries a round; the rest the next one
+            reply = await self._redis.xautoclaim(
+                key, group, self._consumer, self._claim_idle_ms, start_id=cursor, count=64
+            )
+            entries = [(entry_id, fields) for entry_id, fields in reply[1] if fields]
+            if entries:
+                log.info("claimed %d entries of %s from a consumer gone quiet", len(entries), key)
+                await self._deliver(group, key.encode(), entries)
+            cursor = text(reply[0])
+            if cursor == "0-0":
+                return
 
-    async def _deliver(
-        self, group: str, raw_key: bytes, entries: list[tuple[bytes, dict[bytes, bytes]]]
-    ) -> None:
-        for entry_id, fields in entries:
+    async def _deliver(self, group: str, raw_key: bytes, entries: Entries) -> None:
+        for _entry_id, fields in entries:
             event = self._decode(fields)
             if event is not None and not await self._to_group(event, group):
                 log.debug("no local member of %s for %s", group, event.type)
-            await self._redis.xack(raw_key, group, entry_id)
+        if entries:
+            await self._redis.xack(raw_key, group, *(entry_id for entry_id, _ in entries))

@@ -45,6 +45,7 @@ class RedisProcess:
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused server handles SIGTERM only then
             self.proc.terminate()
             await asyncio.wait_for(self.proc.wait(), 10)
 
