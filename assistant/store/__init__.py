@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from assistant.store.base import ChatRecord, ChatStatus, Lease, RoomRecord, Store, hash_token
@@ -19,7 +20,8 @@ async def open_store(settings: StoreSettings) -> Store:
         return await PostgresStore.open(
             settings.dsn, schema=settings.schema_name, size=settings.pool_size
         )
-    return SqliteStore(settings.path)
+    # opening migrates, and may wait on another process's migration: not on the event loop
+    return await asyncio.to_thread(SqliteStore, settings.path)
 
 
 __all__ = [

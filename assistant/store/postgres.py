@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,11 @@ class PostgresStore(SqlStore):
             dsn, min_size=1, max_size=size, server_settings=settings, command_timeout=10
         )
         store = cls(pool)
-        await store._migrate(schema)
+        try:
+            await store._migrate(schema)
+        except BaseException:
+            await pool.close()
+            raise
         return store
 
     async def _migrate(self, schema: str | None) -> None:
@@ -75,13 +80,20 @@ class PostgresStore(SqlStore):
     async def close(self) -> None:
         await self._db.close()
 
-    async def explain(self, sql: str) -> str:
-        """The plan of one statement for made-up arguments of the right types, with
-        sequential scans discouraged (tests check that an index can serve every query)."""
+    async def explain(self, sql: str, *args: Any, seqscan: bool = False) -> list[dict[str, Any]]:
+        """Every node of one statement's plan (``EXPLAIN (FORMAT JSON)``, planned, not run), for
+        ``args`` or made-up arguments of the right types; sequential scans discouraged unless
+        ``seqscan`` (tests check that an index serves every query)."""
         samples = {"text": "x", "float8": 1.0, "int4": 1, "int8": 1}
         async with self._db.acquire() as conn, conn.transaction():
-            await conn.execute("SET LOCAL enable_seqscan = off")
-            explain = await conn.prepare(f"EXPLAIN {dollars(sql)}")
-            args = [samples[t.name] for t in explain.get_parameters()]
-            rows = await explain.fetch(*args)  # planned, not run
-        return "\n".join(row[0] for row in rows)
+            if not seqscan:
+                await conn.execute("SET LOCAL enable_seqscan = off")
+            explain = await conn.prepare(f"EXPLAIN (FORMAT JSON) {dollars(sql)}")
+            values = args or [samples[t.name] for t in explain.get_parameters()]
+            plan = json.loads(await explain.fetchval(*values))[0]["Plan"]
+        nodes, todo = [], [plan]
+        while todo:
+            node = todo.pop()
+            nodes.append(node)
+            todo += node.get("Plans", [])
+        return nodes

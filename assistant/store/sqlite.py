@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,10 +21,23 @@ class SqliteStore(SqlStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
         self._start_chat_writer()
+
+    def _wal(self) -> None:
+        # Switching a new file to WAL wants it alone, and SQLite answers "locked" at once, with
+        # no busy wait, while another process opening it too holds a lock: retry for a while.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _migrate(self) -> None:
         with self._db:
@@ -73,4 +87,5 @@ class SqliteStore(SqlStore):
     def explain(self, sql: str) -> list[str]:
         """The query plan of one statement (tests check that every query uses an index)."""
         params = ("x",) * sql.count("?")
+        self._db.execute("SELECT count(*) FROM sqlite_master")  # another connection's DDL
         return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]

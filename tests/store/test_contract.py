@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -11,6 +12,8 @@ from assistant.catalog import Catalog, Product
 from assistant.errors import NotFound
 from assistant.events import Chat, User
 from assistant.store import Lease, RoomRecord, Store
+from assistant.store.sql import MIGRATIONS
+from tests.store.backends import Database
 
 
 def room(room_id: str = "r1", mode: str = "host") -> RoomRecord:
@@ -107,3 +110,83 @@ async def test_outputs_and_state(store: Store) -> None:
     await store.put_state("r1", "anchor", {"seq": 2, "名": "主播"})
     assert await store.state("r1", "anchor") == {"seq": 2, "名": "主播"}
     await store.ping()
+
+
+async def test_reopened_store_keeps_everything(database: Database) -> None:
+    line, first = chat("多少钱", 1.0), await database.open()
+    await first.create_room(room(), {"host": "h-tok", "viewer": "v-tok"})
+    thermos = Product(sku="A", title="保温杯", price=59.9, stock=3, category="家居")
+    await first.put_catalog("r1", Catalog(products=[thermos]))
+    await first.add_chat(line, "queued", priority=0.9, intent="price")
+    await first.set_chat_status(line.id, "answered", reason="facts", answer="59.9元")
+    await first.add_output("r1", "answer", {"text": "59.9元"}, ref=line.id)
+    await first.put_state("r1", "stage", {"sku": "A"})
+    await first.close()
+    again = await database.open()  # a restart: the migrations are not applied twice
+    try:
+        assert (await again.room("r1")).title == "t"
+        assert await again.role_for("r1", "h-tok") == "host"
+        assert [p.sku for p in (await again.catalog("r1")).products] == ["A"]
+        (record,) = await again.chats("r1")
+        assert (record.status, record.answer, record.intent) == ("answered", "59.9元", "price")
+        assert await again.outputs("r1", "answer") == [{"text": "59.9元"}]
+        assert await again.state("r1", "stage") == {"sku": "A"}
+    finally:
+        await again.close()
+    assert await versions(database) == list(range(1, len(MIGRATIONS) + 1))
+
+
+async def test_two_instances_write_and_claim_together(database: Database) -> None:
+    a, b = await database.open(), await database.open()
+    try:
+        await a.create_room(room(), {"host": "h"})
+        lines = [chat(f"并发{i}", ts=3000.0 + i) for i in range(60)]
+        held = Lease(owner="dead", until=10.0)
+        pairs = list(zip(itertools.cycle((a, b)), lines, strict=False))
+        await asyncio.gather(*(s.add_chat(line, "queued", lease=held) for s, line in pairs))
+        for s in (a, b):  # each reads every line, whichever instance wrote it
+            assert {r.chat.id for r in await s.chats("r1", limit=100)} == {c.id for c in lines}
+        # both take over the dead instance's lines at once: each line goes to one of them
+        got_a, got_b = await asyncio.gather(
+            a.claim("r1", Lease(owner="a", until=99.0), now=20.0),
+            b.claim("r1", Lease(owner="b", until=99.0), now=20.0),
+        )
+        ids_a, ids_b = {r.chat.id for r in got_a}, {r.chat.id for r in got_b}
+        assert not ids_a & ids_b and ids_a | ids_b == {c.id for c in lines}
+        ended = await asyncio.gather(
+            *(a.set_chat_status(i, "answered", answer="a", owner="a") for i in ids_a),
+            *(b.set_chat_status(i, "answered", answer="b", owner="b") for i in ids_b),
+            *(b.set_chat_status(i, "answered", answer="late", owner="b") for i in ids_a),
+        )
+        assert ended == [True] * len(lines) + [False] * len(ids_a)
+        answers = {r.chat.id: r.answer for r in await b.chats("r1", limit=100)}
+        assert answers == {**dict.fromkeys(ids_a, "a"), **dict.fromkeys(ids_b, "b")}
+    finally:
+        await asyncio.gather(a.close(), b.close())
+
+
+async def test_instances_starting_together_migrate_once(database: Database) -> None:
+    stores = await asyncio.gather(*(database.open() for _ in range(4)))
+    await asyncio.gather(*(s.close() for s in stores))
+    assert await versions(database) == list(range(1, len(MIGRATIONS) + 1))
+
+
+async def test_an_older_schema_is_migrated_at_open(database: Database) -> None:
+    await (await database.open()).close()
+    # the database as a version-2 store left it: the duplicate and owner indexes came after
+    await database.sql("DELETE FROM schema_version WHERE version > 2")
+    await database.sql("DROP INDEX chat_dup_of")
+    await database.sql("DROP INDEX chat_owner")
+    await (await database.open()).close()  # 1 and 2 (ADD COLUMN) would fail if run again
+    assert await versions(database) == list(range(1, len(MIGRATIONS) + 1))
+    indexes = (
+        "SELECT name FROM sqlite_master WHERE type='index'"
+        if database.name == "sqlite"
+        else "SELECT indexname FROM pg_indexes WHERE schemaname=current_schema()"
+    )
+    assert {"chat_dup_of", "chat_owner"} <= {name for (name,) in await database.sql(indexes)}
+
+
+async def versions(database: Database) -> list[int]:
+    rows = await database.sql("SELECT version FROM schema_version ORDER BY version")
+    return [version for (version,) in rows]
