@@ -76,6 +76,8 @@ bench: install redis
 	$(PY) -m bench.scripts
 	$(PY) -m bench.pages
 	$(PY) -m bench.abuse
+	$(PY) -m bench.store
+	$(PY) -m bench.scale
 
 clean:
 	rm -rf $(VENV) $(FAST) var .mypy_cache .ruff_cache .pytest_cache

@@ -281,6 +281,8 @@ class ScriptWriter(BrainPart[ScriptSettings]):
             sections=sections,
             base=req.base,
         )
+        # Counted before it is seen: whoever sees the script finds it counted.
+        self.metrics.scripts.labels(str(fallback).lower()).inc()
         await self.bus.publish(script)
         if req.action == "write":  # an edit keeps its base's place in the rotation
             plan = plan.model_copy(
@@ -296,5 +298,4 @@ class ScriptWriter(BrainPart[ScriptSettings]):
             "seconds_taken": round(time.monotonic() - started, 3),
         }
         await self.store.add_output(room.room_id, "script", body, ref=req.id)
-        self.metrics.scripts.labels(str(fallback).lower()).inc()
         return script
