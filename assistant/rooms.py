@@ -14,6 +14,7 @@ from assistant.catalog import Catalog, ShopInfo
 from assistant.events import CatalogUpdated, Role
 from assistant.live import LiveView
 from assistant.plugins import Capability, RoomInfo, Services
+from assistant.recover import GapRecovery
 from assistant.stage import StageOwner
 from assistant.store import RoomRecord
 from assistant.triage import Triage
@@ -42,6 +43,7 @@ class Rooms:
         stage: StageOwner,
         understander: Understander,
         capabilities: list[Capability],
+        recovery: GapRecovery,
     ) -> None:
         self.services = services
         self.triage = triage
@@ -49,6 +51,7 @@ class Rooms:
         self.stage = stage
         self.understander = understander
         self.capabilities = capabilities
+        self.recovery = recovery
         self._opened: set[str] = set()
         self._opening = asyncio.Lock()
 
@@ -109,6 +112,7 @@ class Rooms:
             catalog=await self.services.store.catalog(record.room_id),
         )
         await self.live.open_room(info)
+        await self.recovery.open_room(info)
         await self.stage.open_room(info)
         await self.understander.open_room(info)
         await self.triage.restore(record.room_id)

@@ -12,6 +12,7 @@ from assistant.embedders import EmbedderPool
 from assistant.live import LiveView
 from assistant.metrics import Metrics
 from assistant.plugins import Capability, Services, load_capability
+from assistant.recover import GapRecovery
 from assistant.rooms import Rooms
 from assistant.settings import Settings
 from assistant.stage import StageOwner
@@ -59,7 +60,8 @@ class Runtime:
         )
         capabilities = [load_capability(name, services) for name in settings.capabilities]
         live = LiveView(bus)
-        rooms = Rooms(services, triage, live, stage, understander, capabilities)
+        recovery = GapRecovery(bus, store)
+        rooms = Rooms(services, triage, live, stage, understander, capabilities, recovery)
         await rooms.open_all()
         tasks = TaskSet()
         leases = services.supervisor.run(triage.keep_leases, name="leases", capability="core")
@@ -75,6 +77,7 @@ class Runtime:
         self.understander.close()
         self.stage.close()
         self.live.close()
+        self.rooms.recovery.close()
         await self.services.bus.close()
         await self.services.limiter.close()
         await self.services.store.close()

@@ -94,6 +94,14 @@ class EventBus:
         if self._leases.get(key, ("", 0.0))[0] == owner:
             del self._leases[key]
 
+    async def replay(self, event: Event) -> bool:
+        """Hand an event this instance's readers may have missed to them again; False (and
+        nothing sent) when they had it already."""
+        if event.id in self._fanned:
+            return False
+        await self._fan_out(event)
+        return True
+
     async def ping(self) -> None:
         """Raise when the backend cannot be reached (an in-process bus always can)."""
 
@@ -249,6 +257,9 @@ class _Seen:
     def __init__(self, size: int = 4096) -> None:
         self._ring: deque[str] = deque(maxlen=size)
         self._keys: set[str] = set()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._keys
 
     def first(self, key: str) -> bool:
         """Whether ``key`` is new (it is remembered from now on)."""
