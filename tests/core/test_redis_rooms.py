@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 
 from assistant.events import Chat, ChatTriaged
 from assistant.settings import BusSettings
-from tests.conftest import DEMO_CATALOG, create_room, make_settings, ws_url
+from tests.conftest import demo_room, make_settings, ws_url
 from tests.server import serve
 from tests.wsclient import room_client
 
@@ -23,13 +22,7 @@ async def test_chat_on_a_reaches_viewer_on_b(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, bus=bus)
     async with serve(settings) as url_a, serve(settings) as url_b:
         async with httpx.AsyncClient(base_url=url_a) as http:
-            room = await create_room(http)
-            resp = await http.put(
-                f"/v1/rooms/{room.room_id}/catalog",
-                json=json.loads(DEMO_CATALOG.read_text(encoding="utf-8")),
-                headers={"Authorization": f"Bearer {room.tokens['host']}"},
-            )
-            assert resp.status_code == 200
+            room = await demo_room(http)
         async with (
             room_client(ws_url(url_b, room, "viewer")) as viewer_b,
             room_client(ws_url(url_a, room, "viewer")) as viewer_a,
@@ -50,13 +43,7 @@ async def test_a_room_made_on_a_is_served_on_b_from_its_first_client(tmp_path: P
     settings = make_settings(tmp_path, bus=bus)
     async with serve(settings) as url_a, serve(settings) as url_b:
         async with httpx.AsyncClient(base_url=url_a) as http:
-            room = await create_room(http)
-            resp = await http.put(
-                f"/v1/rooms/{room.room_id}/catalog",
-                json=json.loads(DEMO_CATALOG.read_text(encoding="utf-8")),
-                headers={"Authorization": f"Bearer {room.tokens['host']}"},
-            )
-            assert resp.status_code == 200
+            room = await demo_room(http)
         async with (
             room_client(ws_url(url_a, room, "host")) as host_a,
             room_client(ws_url(url_b, room, "viewer")) as viewer_b,
