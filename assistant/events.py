@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, model_validator
@@ -39,6 +39,7 @@ class EventBase(BaseModel):
     # coming back from an outage drops it from its outbox instead of playing it late.
     stale_after_s: ClassVar[float | None] = None
     _wire: str | None = PrivateAttr(default=None)
+    _frame: bytes | None = PrivateAttr(default=None)
 
     def wire(self) -> str:
         """The event as JSON, serialised once however many clients receive it."""
@@ -46,9 +47,16 @@ class EventBase(BaseModel):
             self._wire = self.model_dump_json()
         return self._wire
 
+    def frame(self, encode: Callable[[bytes], bytes]) -> bytes:
+        """The event as one WebSocket frame (``encode`` frames a payload), built once."""
+        if self._frame is None:
+            self._frame = encode(self.wire().encode())
+        return self._frame
+
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         copied = super().model_copy(update=update, deep=deep)
         copied._wire = None
+        copied._frame = None
         return copied
 
     def visible_to(self, role: Role, user_id: str | None) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -15,6 +16,19 @@ from assistant.settings import Settings
 
 FRAME_LIMIT = "lca.frame_limit"
 EVICT = "lca.evict"
+DIRECT = "lca.direct"
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unfragmented, uncompressed server text frame (RFC 6455 5.2: servers never mask)."""
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, size))
+    elif size < 1 << 16:
+        head = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return head + payload
 
 
 class HeaderDeadline(HttpToolsProtocol):
@@ -79,6 +93,18 @@ class RoleFrames(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         self.scope["extensions"][FRAME_LIMIT] = {"set": self._set_limit}
         self.scope["extensions"][EVICT] = {"close": self._evict}
+        self.scope["extensions"][DIRECT] = {"send": self._send_frame}
+
+    def _send_frame(self, frame: bytes) -> bool:
+        """Write a ready-made frame now, if the socket is open and its buffer has room (never
+        between another send's frames: each write is whole, on the loop's one thread). A room
+        encodes a line once for all its viewers instead of once per socket and per task."""
+        if self.close_sent or not self.handshake_complete or not self.writable.is_set():
+            return False
+        if self.transport.is_closing():
+            return False
+        self.transport.write(frame)
+        return True
 
     def _set_limit(self, size: int) -> None:
         self.conn.max_message_size = size
@@ -126,6 +152,12 @@ def raise_frame_limit(websocket: WebSocket, size: int) -> None:
     extension = websocket.scope.get("extensions", {}).get(FRAME_LIMIT)
     if extension is not None:
         extension["set"](size)
+
+
+def direct_sender(websocket: WebSocket) -> Callable[[bytes], bool] | None:
+    """The socket's way to write a ready-made frame at once (None under another server)."""
+    extension = websocket.scope.get("extensions", {}).get(DIRECT)
+    return extension["send"] if extension is not None else None
 
 
 async def evict(websocket: WebSocket, code: int, reason: str) -> None:

@@ -38,7 +38,7 @@ from assistant.events import (
 )
 from assistant.frames import check_frame
 from assistant.runtime import Runtime
-from assistant.server import evict, raise_frame_limit
+from assistant.server import direct_sender, evict, raise_frame_limit, text_frame
 from assistant.untrusted import poses_as_staff
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class Connection:
         self.batch = ws.query_params.get("batch") == "1"
         self.inflight: set[asyncio.Task[None]] = set()
         self.settings = rt.services.settings.ws
+        self.write_frame = direct_sender(ws)
 
     async def send_event(self, event: Event) -> None:
         if isinstance(event, AudioChunk):
@@ -68,6 +69,15 @@ class Connection:
             await self.ws.send_bytes(event.data)
             return
         await self.ws.send_text(event.wire())
+
+    def direct(self, event: Event) -> bool:
+        """Take an event on the spot, skipping the pump: its frame, encoded once for everyone
+        who gets it, written now (False: the pump sends it, in order, as usual)."""
+        if self.write_frame is None or isinstance(event, AudioChunk):
+            return False
+        if not event.visible_to(self.role, self.user_id):
+            return True
+        return self.write_frame(event.frame(text_frame))
 
     async def send_batch(self, texts: list[str]) -> None:
         """Send waiting events as one JSON array frame; a busy room costs one frame, not N."""
@@ -260,6 +270,7 @@ async def serve_socket(
             await websocket.send_text(
                 Session(room_id=room_id, user_id=user_id, session=session).wire()
             )
+        sub.direct = conn.direct  # after the session line: nothing may overtake it
         pump = asyncio.create_task(conn.pump(sub), name=f"ws-pump-{room_id}")
         watch = asyncio.create_task(conn.watch(sub), name=f"ws-watch-{room_id}")
         while True:

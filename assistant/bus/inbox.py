@@ -50,6 +50,11 @@ class Subscription:
         self._wake = asyncio.Event()
         self._ended = asyncio.Event()
         self._over_since: float | None = None
+        # Set by a reader that can take an event on the spot (a WebSocket writes it out):
+        # offered while the reader waits on an empty inbox, an event skips the queue and the
+        # reader's wake-up. Returns False when it cannot take it now (it is queued instead).
+        self.direct: Callable[[Event], bool] | None = None
+        self._waiting = False
 
     @property
     def closed(self) -> bool:
@@ -72,6 +77,8 @@ class Subscription:
         reason ``slow_consumer`` rather than make the publisher (and every other reader) wait."""
         if self.closed:
             return
+        if self._waiting and self.direct is not None and not self.depth() and self.direct(event):
+            return  # its reader was idle with nothing queued: handed over as is
         if event.lossy:
             self._latest[event.type] = event
         else:
@@ -106,7 +113,11 @@ class Subscription:
             if self.closed:
                 raise SubscriptionClosed(self.close_reason or "closed")
             self._wake.clear()
-            await self._wake.wait()
+            self._waiting = True
+            try:
+                await self._wake.wait()
+            finally:
+                self._waiting = False
 
     def drain(self, limit: int) -> list[Event]:
         """Up to ``limit`` events that are already waiting, without waiting for more."""

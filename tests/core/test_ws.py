@@ -9,9 +9,12 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol, Side, State
 
 from assistant.events import Chat, ChatAccepted, Error, Role
 from assistant.rooms import RoomCreated
+from assistant.server import text_frame
 from tests.conftest import ws_url
 from tests.wsclient import RoomClient, room_client
 
@@ -223,3 +226,15 @@ async def test_batched_clients_get_every_event_once_in_order(
                     if item["type"] == "chat":
                         seen.append(item["text"])
         assert seen == texts
+
+
+@pytest.mark.parametrize("size", [10, 125, 126, 65535, 65536, 200_000])
+def test_a_ready_made_frame_is_what_a_client_reads(size: int) -> None:
+    """Lines written straight to idle sockets are framed once per room (RFC 6455 lengths)."""
+    client = Protocol(Side.CLIENT, state=State.OPEN, max_size=None)
+    payload = ("好" * size).encode()[:size]
+    payload = payload[: len(payload.decode(errors="ignore").encode())]  # whole characters
+    client.receive_data(text_frame(payload))
+    (frame,) = client.events_received()
+    assert isinstance(frame, Frame)
+    assert frame.opcode is Opcode.TEXT and frame.data == payload
