@@ -94,7 +94,7 @@ class AnchorRoom:
         self._tasks: list[asyncio.Task[None]] = []
         self._sub: Listener | None = None
         self.supervisor = supervisor or Supervisor(CollectorRegistry())
-        # Answers already queued for speech, by question: an answer delivered twice (a bus
+        # Answers already queued for speech, by event id: an answer delivered twice (a bus
         # replay, a restart) is said once.
         self._answered: deque[str] = deque(maxlen=ANSWERS_REMEMBERED)
 
@@ -198,9 +198,9 @@ class AnchorRoom:
             self.approved = await Approved.load(self.store, self.room_id)
             return
         if isinstance(event, Answer):
-            if event.chat_id in self._answered:
+            if event.id in self._answered:
                 return
-            self._answered.append(event.chat_id)
+            self._answered.append(event.id)
             self._enqueue("answer", event.id, event.text, now, sku=event.sku)
         elif isinstance(event, HostSay):
             self._enqueue("host", event.id, self.gate.rewrite(event.text), now)
