@@ -198,3 +198,29 @@ async def test_resumes_where_it_was_after_a_crash(
     finally:
         await rig.room.close()
         await rig.writer.close()
+
+
+async def test_an_answer_said_before_a_restart_is_not_said_again(
+    clock: VirtualClock, bus: MemoryBus, store: Store, registry: CollectorRegistry
+) -> None:
+    """Delivered again after a restart (another instance replaying its stream, on a bus of
+    its own), an answer the room already said stays unsaid; a new one is said."""
+    rig = await start_rig(bus, store, registry, delay=(0.5, 0.5))
+    said = Answer(room_id=ROOM, chat_id="c1", text="有现货的亲。")
+    await bus.publish(said)
+    await until(lambda: any(s.text == said.text for s in rig.heard.subtitles))
+    await rig.room.close()  # persists what it said
+    fresh, heard = MemoryBus(), Heard()
+    await listen(fresh, heard)
+    rig.bus, rig.heard = fresh, heard
+    await rig.restart()
+    try:
+        await fresh.publish(said)
+        new = Answer(room_id=ROOM, chat_id="c2", text="明天就能发货。")
+        await fresh.publish(new)
+        await until(lambda: any(s.text == new.text for s in heard.subtitles))
+        assert not any(s.text == said.text for s in heard.subtitles)
+    finally:
+        await rig.room.close()
+        await rig.writer.close()
+        await fresh.close()
