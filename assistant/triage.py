@@ -35,6 +35,10 @@ class _Entry:
     ts: float
     item: ChatTriaged
 
+    @classmethod
+    def of(cls, item: ChatTriaged) -> _Entry:
+        return cls(item.priority, item.chat.ts, item)
+
     def next_key(self) -> tuple[float, float]:
         return (self.priority, -self.ts)
 
@@ -84,7 +88,6 @@ class Triage:
         self.bus = bus
         self.understander = understander
         self.skipped: dict[str, int] = {}
-        self.unannounced = 0
         self.owner = uuid.uuid4().hex  # this instance, as the holder of its queued lines
         self._rooms: dict[str, _Room] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
@@ -214,12 +217,11 @@ class Triage:
         try:
             await self.bus.publish(event)
         except BusUnavailable:
-            self.unannounced += 1
             log.warning("bus full: %s for room %s not published", event.type, event.room_id)
 
     async def _enqueue(self, item: ChatTriaged) -> None:
         room = self._room(item.room_id)
-        entry = _Entry(item.priority, item.chat.ts, item)
+        entry = _Entry.of(item)
         if len(room.backlog) >= self.settings.backlog_size:
             lowest = min(room.backlog, key=_Entry.evict_key)
             if item.priority < lowest.priority:
@@ -270,7 +272,7 @@ class Triage:
 
     def requeue(self, item: ChatTriaged) -> None:
         room = self._room(item.room_id)
-        room.backlog.append(_Entry(item.priority, item.chat.ts, item))
+        room.backlog.append(_Entry.of(item))
         room.wake.set()
 
     async def resolve(

@@ -83,30 +83,31 @@ class AvatarCapability:
         by, and take over within ``lease_s`` when the instance that runs it goes away."""
         if room.mode != "anchor" or room.room_id in self._leases:
             return
-        key = f"anchor:{room.room_id}"
-        if await self._hold(key):
+        if await self._hold(room.room_id):
             await self._start(room)
         supervised = self.services.supervisor.run(
-            functools.partial(self._keep_lease, room, key),
+            functools.partial(self._keep_lease, room),
             name="lease",
             capability=self.name,
             room_id=room.room_id,
         )
-        self._leases[room.room_id] = asyncio.create_task(supervised, name=f"anchor-lease-{key}")
+        self._leases[room.room_id] = asyncio.create_task(
+            supervised, name=f"anchor-lease-{room.room_id}"
+        )
 
-    async def _hold(self, key: str) -> bool:
+    async def _hold(self, room_id: str) -> bool:
         try:
-            return await self.services.bus.hold(key, self._owner, self.settings.lease_s)
+            return await self.services.bus.hold(_lease(room_id), self._owner, self.settings.lease_s)
         except AssistantError as exc:
             # The backend is down: nobody can take the lease meanwhile, so a room that is on
             # air stays on air.
-            log.warning("anchor lease %s not renewed: %s", key, exc)
-            return key.removeprefix("anchor:") in self.rooms
+            log.warning("anchor lease of room %s not renewed: %s", room_id, exc)
+            return room_id in self.rooms
 
-    async def _keep_lease(self, room: RoomInfo, key: str) -> None:
+    async def _keep_lease(self, room: RoomInfo) -> None:
         while True:
             await asyncio.sleep(self.settings.lease_s / 3)
-            held = await self._hold(key)
+            held = await self._hold(room.room_id)
             if held and room.room_id not in self.rooms:
                 log.info("taking over the anchor of room %s", room.room_id)
                 await self._start(room)
@@ -153,13 +154,18 @@ class AvatarCapability:
         await self._stop(room_id)
         if was_on_air:
             with contextlib.suppress(AssistantError):
-                await self.services.bus.release(f"anchor:{room_id}", self._owner)
+                await self.services.bus.release(_lease(room_id), self._owner)
 
     async def close(self) -> None:
         for room_id in list(self._leases):
             await self.close_room(room_id)
         if self._tts is not None:
             await self._tts.close()
+
+
+def _lease(room_id: str) -> str:
+    """The bus lease of a room's anchor: its holder is the one instance that runs it."""
+    return f"anchor:{room_id}"
 
 
 def _on_air(anchor: AnchorRoom, upcoming: int = 8) -> dict[str, object]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import random
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from assistant.bus.inbox import Handler, Listener, Subscription
 from assistant.errors import AssistantError
+from assistant.supervise import Backoff
 from assistant.tasks import TaskSet
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SEND_BATCH = 64
+_RETRY = Backoff(first_s=0.1, max_s=1.0)
 
 
 class BusUnavailable(AssistantError):
@@ -97,10 +98,7 @@ class EventBus:
     async def replay(self, event: Event) -> bool:
         """Hand an event this instance's readers may have missed to them again; False (and
         nothing sent) when they had it already."""
-        if event.id in self._fanned:
-            return False
-        await self._fan_out(event)
-        return True
+        return await self._fan_out(event)
 
     async def ping(self) -> None:
         """Raise when the backend cannot be reached (an in-process bus always can)."""
@@ -155,7 +153,7 @@ class EventBus:
                     log.warning("bus unavailable (%s); holding events until it is back", exc)
                 self.unreachable_since = self.unreachable_since or time.time()
                 failures += 1
-                await asyncio.sleep(random.uniform(0, min(1.0, 0.05 * 2**failures)))
+                await asyncio.sleep(_RETRY.delay(failures))
                 continue
             for _ in batch:
                 self._outbox.popleft()
@@ -225,12 +223,14 @@ class EventBus:
 
     # -- dispatch, used by transports ----------------------------------------------------------
 
-    async def _fan_out(self, event: Event) -> None:
+    async def _fan_out(self, event: Event) -> bool:
+        """Offer an event to the room's readers; False when they had it already."""
         if not self._fanned.first(event.id):
-            return
+            return False
         for sub in list(self._subs.get(event.room_id, ())):
             if sub.group is None and sub.wants(event):
                 sub.offer(event)
+        return True
 
     async def _to_group(self, event: Event, group: str) -> bool:
         members = [
@@ -257,9 +257,6 @@ class _Seen:
     def __init__(self, size: int = 4096) -> None:
         self._ring: deque[str] = deque(maxlen=size)
         self._keys: set[str] = set()
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._keys
 
     def first(self, key: str) -> bool:
         """Whether ``key`` is new (it is remembered from now on)."""

@@ -19,8 +19,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from assistant.bus import leases
-from assistant.bus.base import BusUnavailable, EventBus
-from assistant.bus.streams import DOWN, Entries, Outage, probe, read_checked, stream_id, text
+from assistant.bus.base import EventBus
+from assistant.bus.streams import (
+    DOWN,
+    Entries,
+    Outage,
+    probe,
+    reachable,
+    read_checked,
+    stream_id,
+    text,
+)
 from assistant.events import BusGap, dump_event, parse_event
 
 if TYPE_CHECKING:
@@ -85,22 +94,16 @@ class RedisBus(EventBus):
         return base, f"{base}:lossy"
 
     async def ping(self) -> None:
-        try:
+        with reachable():
             await self._redis.ping()
-        except DOWN as exc:
-            raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
     async def hold(self, key: str, owner: str, ttl_s: float) -> bool:
-        try:
+        with reachable():
             return await leases.hold(self._redis, f"{self._prefix}:lease:{key}", owner, ttl_s)
-        except DOWN as exc:
-            raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
     async def release(self, key: str, owner: str) -> None:
-        try:
+        with reachable():
             await leases.release(self._redis, f"{self._prefix}:lease:{key}", owner)
-        except DOWN as exc:
-            raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
     async def _send_batch(self, events: list[Event]) -> None:
         # This instance's readers had them at publish (``_local``); our fan-out reader skips
@@ -113,10 +116,8 @@ class RedisBus(EventBus):
             )
             fields = {"e": dump_event(event), "o": self._consumer}
             pipe.xadd(key, fields, maxlen=maxlen, approximate=True)
-        try:
+        with reachable():
             await pipe.execute()
-        except DOWN as exc:
-            raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
     async def _room_opened(self, room_id: str, group: str | None) -> None:
         keys = [k for k in self._keys(room_id) if self._positions.get(k) is None]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import random
+from collections.abc import Iterator
 from typing import Any
 
 from redis.exceptions import RedisError
+
+from assistant.bus.base import BusUnavailable
+from assistant.supervise import Backoff
 
 log = logging.getLogger("assistant.bus.redis")
 
@@ -35,6 +39,15 @@ if after ~= '0-0' and #redis.call('XREVRANGE', KEYS[1], after, '-', 'COUNT', 1) 
 end
 return {gone, redis.call('XRANGE', KEYS[1], '(' .. after, '+', 'COUNT', ARGV[2])}
 """
+
+
+@contextlib.contextmanager
+def reachable() -> Iterator[None]:
+    """Redis that cannot be reached, as the bus's own typed error."""
+    try:
+        yield
+    except DOWN as exc:
+        raise BusUnavailable(f"redis unreachable: {exc}") from exc
 
 
 def stream_id(raw: bytes | str) -> tuple[int, int]:
@@ -69,7 +82,7 @@ class Outage:
 
     def __init__(self, what: str, cap: float) -> None:
         self.what = what
-        self.cap = cap
+        self.backoff = Backoff(first_s=0.1, max_s=cap)
         self.failures = 0
 
     async def failed(self, exc: BaseException) -> None:
@@ -79,8 +92,7 @@ class Outage:
             else:
                 log.error("redis %s failed; retrying with backoff", self.what, exc_info=exc)
         self.failures += 1
-        delay = min(self.cap, 0.1 * 2 ** (self.failures - 1))
-        await asyncio.sleep(random.uniform(delay / 2, delay))
+        await asyncio.sleep(self.backoff.delay(self.failures))
 
     def ok(self) -> bool:
         """Record a success; True if it ends an outage."""

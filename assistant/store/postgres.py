@@ -6,7 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from assistant.store.sql import MIGRATIONS, SCHEMA, SqlStore, Step
+from assistant.store.sql import SqlStore, Step, pending, tables
 
 if TYPE_CHECKING:
     import asyncpg  # type: ignore[import-untyped]
@@ -29,8 +29,8 @@ def _count(status: str) -> int:
 
 class PostgresStore(SqlStore):
     def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__()
         self._db = pool
-        self._start_chat_writer()
 
     @classmethod
     async def open(cls, dsn: str, *, schema: str | None = None, size: int = 8) -> PostgresStore:
@@ -53,11 +53,11 @@ class PostgresStore(SqlStore):
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             if schema:
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            for ddl in SCHEMA:
-                await conn.execute(ddl.format(**DIALECT))
-            done = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
-            for version, ddl in enumerate(MIGRATIONS[done:], start=done + 1):
-                await conn.execute(ddl.format(**DIALECT))
+            for ddl in tables(DIALECT):
+                await conn.execute(ddl)
+            done = await conn.fetchval("SELECT max(version) FROM schema_version")
+            for version, ddl in pending(done, DIALECT):
+                await conn.execute(ddl)
                 await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
 
     async def _fetch(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -86,6 +86,18 @@ FULL_SCANS = {"rooms", "ping"}
 Step = tuple[str, tuple[Any, ...]]
 
 
+def tables(dialect: dict[str, str]) -> list[str]:
+    """The tables and indexes every version starts from, in a dialect's types."""
+    return [ddl.format(**dialect) for ddl in SCHEMA]
+
+
+def pending(done: int | None, dialect: dict[str, str]) -> list[tuple[int, str]]:
+    """The migrations a database at version ``done`` has yet to run, numbered, in order."""
+    start = done or 0
+    return [(version, ddl.format(**dialect))
+            for version, ddl in enumerate(MIGRATIONS[start:], start=start + 1)]  # fmt: skip
+
+
 class SqlStore:
     """The store's logic over a driver that runs ``?``-placeholder SQL (see the backends)."""
 
@@ -100,7 +112,7 @@ class SqlStore:
     async def _insert_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         raise NotImplementedError
 
-    def _start_chat_writer(self) -> None:
+    def __init__(self) -> None:
         self._chat_rows: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
         self._chat_writer: asyncio.Task[None] | None = None
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from assistant.store.sql import MIGRATIONS, SCHEMA, SqlStore, Step
+from assistant.store.sql import SqlStore, Step, pending, tables
 
 T = TypeVar("T")
 DIALECT = {"real": "REAL", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
@@ -18,13 +18,13 @@ DIALECT = {"real": "REAL", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
 
 class SqliteStore(SqlStore):
     def __init__(self, path: Path) -> None:
+        super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
-        self._start_chat_writer()
 
     def _wal(self) -> None:
         # Switching a new file to WAL wants it alone, and SQLite answers "locked" at once, with
@@ -42,11 +42,11 @@ class SqliteStore(SqlStore):
     def _migrate(self) -> None:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")  # one instance migrates; the others wait
-            for ddl in SCHEMA:
-                self._db.execute(ddl.format(**DIALECT))
+            for ddl in tables(DIALECT):
+                self._db.execute(ddl)
             done = self._db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-            for version, ddl in enumerate(MIGRATIONS[done or 0 :], start=(done or 0) + 1):
-                self._db.execute(ddl.format(**DIALECT))
+            for version, ddl in pending(done, DIALECT):
+                self._db.execute(ddl)
                 self._db.execute("INSERT INTO schema_version VALUES (?)", (version,))
 
     async def _run(self, fn: Callable[[], T]) -> T:
