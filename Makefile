@@ -27,7 +27,7 @@ $(MODELS): $(DEPS)
 	$(PY) -m vision.install
 	$(PY) -m recommend.install
 	$(PY) -m avatar.install
-	$(PY) -m assistant.llm.install default fixture
+	$(PY) -m assistant.brain.llm.install default fixture
 	touch $@
 
 install: $(MODELS)

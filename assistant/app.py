@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from assistant import api, pages, room_api, ws
 from assistant.access import refused_unread
+from assistant.connectors import api as connector_api
 from assistant.errors import AssistantError
 from assistant.runtime import Runtime
 from assistant.safety import redact_server_logs
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(room_api.router)
+    app.include_router(connector_api.router)
     app.include_router(ws.router)
     pages.mount(app)
     _with_body_schemas(app)

@@ -137,6 +137,19 @@ class Engagement(EventBase):
     senders = frozenset({"viewer"})
 
 
+class Activity(EventBase):
+    """A gift, like, follow, share, purchase or entry read from a connected platform's room."""
+
+    type: Literal["platform.activity"] = "platform.activity"
+    platform: str = Field(min_length=1, max_length=24)
+    user: User
+    kind: Literal["gift", "like", "follow", "share", "purchase", "enter"]
+    count: int = Field(default=1, ge=1)
+    item: str = Field(default="", max_length=256)
+    value: float | None = None
+    audience = HOST
+
+
 class ScheduleItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -432,6 +445,7 @@ Event = Annotated[
     | Recommendation
     | AudioChunk
     | Subtitle
+    | Activity
     | ProductCard
     | StageChanged
     | BusGap

@@ -121,7 +121,7 @@ class CapabilityFactory(Protocol):
 CAPABILITIES: dict[str, tuple[str, str]] = {
     "vision": ("vision.capability", "vision"),
     "recommend": ("recommend.capability", "recommend"),
-    "assistant": ("assistant.brain", "llm"),
+    "brain": ("assistant.brain.capability", "llm"),
     "avatar": ("avatar.capability", "avatar"),
 }
 

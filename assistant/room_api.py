@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from assistant.access import read_body
 from assistant.api import RuntimeDep, host_only, room_role
 from assistant.catalog_io import parse_catalog_file, sniff
+from assistant.connectors.base import ConnectorStatus
 from assistant.events import StageChanged, VisionUpdate
 from assistant.live import Latency, LiveSnapshot
 from assistant.plugins import CapabilityStatus, StatusReporter
@@ -38,6 +39,7 @@ class RoomHealth(BaseModel):
     vision: VisionUpdate | None
     stage: StageChanged | None
     capabilities: list[CapabilityStatus]
+    connectors: list[ConnectorStatus]
 
 
 @router.get("/v1/rooms/{room_id}/chat", dependencies=[HostOnly])
@@ -91,6 +93,7 @@ async def health(room_id: str, rt: RuntimeDep) -> RoomHealth:
         vision=rt.live.vision(room_id),
         stage=rt.stage.current(room_id),
         capabilities=[r for r in reports if r is not None],
+        connectors=rt.connectors.statuses(room_id),
     )
 
 

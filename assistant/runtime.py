@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from assistant.access import Limiter
 from assistant.bus import create_bus
+from assistant.connectors.manager import Connectors
 from assistant.embedders import EmbedderPool
 from assistant.live import LiveView
 from assistant.metrics import Metrics
@@ -34,6 +35,7 @@ class Runtime:
     metrics: Metrics
     capabilities: list[Capability]
     tasks: TaskSet
+    connectors: Connectors
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -66,9 +68,29 @@ class Runtime:
         tasks = TaskSet()
         leases = services.supervisor.run(triage.keep_leases, name="leases", capability="core")
         tasks.spawn(leases, "triage-leases")
-        return cls(services, triage, rooms, live, stage, understander, metrics, capabilities, tasks)
+        connectors = Connectors(
+            settings.connectors,
+            bus=bus,
+            triage=triage,
+            registry=registry,
+            max_frame_bytes=settings.ws.max_frame_bytes,
+        )
+        await connectors.start_configured({r.room_id for r in await store.rooms()})
+        return cls(
+            services,
+            triage,
+            rooms,
+            live,
+            stage,
+            understander,
+            metrics,
+            capabilities,
+            tasks,
+            connectors,
+        )
 
     async def stop(self) -> None:
+        await self.connectors.close()
         await self.tasks.cancel()
         for capability in reversed(self.capabilities):
             await capability.close()

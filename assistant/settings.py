@@ -8,7 +8,13 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assistant.llm.settings import AnswerSettings, ComplianceSettings, LLMSettings, ScriptSettings
+from assistant.brain.llm.settings import (
+    AnswerSettings,
+    ComplianceSettings,
+    LLMSettings,
+    ScriptSettings,
+)
+from assistant.connectors.specs import ConnectorSettings
 from assistant.understand.settings import UnderstandSettings
 from avatar.settings import AvatarSettings
 from recommend.settings import RecommendSettings
@@ -140,9 +146,10 @@ class Settings(BaseSettings):
     answers: AnswerSettings = AnswerSettings()
     scripts: ScriptSettings = ScriptSettings()
     compliance: ComplianceSettings = ComplianceSettings()
+    connectors: ConnectorSettings = ConnectorSettings()
     model_dir: Path = Path("~/.cache/live-commerce").expanduser()
     capabilities: list[str] = Field(
-        default_factory=lambda: ["vision", "recommend", "assistant", "avatar"]
+        default_factory=lambda: ["vision", "recommend", "brain", "avatar"]
     )
     vision: VisionSettings = VisionSettings()
     recommend: RecommendSettings = RecommendSettings()

@@ -31,6 +31,11 @@ class LoopState(BaseModel):
     degraded: bool = False
 
 
+# Its own generator: jitter must not move the process's shared random state (seeded tests,
+# property-based testing that watches it).
+_JITTER = random.Random()
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Exponential delays with full jitter, reset once a loop has run ``healthy_after_s``."""
@@ -40,7 +45,7 @@ class Backoff:
     healthy_after_s: float = 30.0
 
     def delay(self, failures: int) -> float:
-        return random.uniform(0, min(self.max_s, self.first_s * 2 ** max(0, failures - 1)))
+        return _JITTER.uniform(0, min(self.max_s, self.first_s * 2 ** max(0, failures - 1)))
 
 
 class Supervisor:

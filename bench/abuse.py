@@ -379,7 +379,7 @@ async def main(args: argparse.Namespace) -> None:
             "LCA_SERVER__PORT": str(port),
             "LCA_SERVER__ADMIN_TOKEN": ADMIN,
             "LCA_STORE__PATH": str(Path(tmp) / "lca.sqlite3"),
-            "LCA_CAPABILITIES": json.dumps(["assistant", "vision"] if vision else ["assistant"]),
+            "LCA_CAPABILITIES": json.dumps(["brain", "vision"] if vision else ["brain"]),
             "LCA_LLM__BACKEND": "none",
             "LCA_ANSWERS__PHRASE_WITH_LLM": "false",
         }

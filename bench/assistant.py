@@ -14,20 +14,20 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from assistant.answers.answerer import Answerer, Outcome
-from assistant.answers.guard import numbers
-from assistant.answers.metrics import BrainMetrics
-from assistant.answers.room import RoomContext
-from assistant.answers.select import prime
+from assistant.brain.answers.answerer import Answerer, Outcome
+from assistant.brain.answers.guard import numbers
+from assistant.brain.answers.metrics import BrainMetrics
+from assistant.brain.answers.room import RoomContext
+from assistant.brain.answers.select import prime
+from assistant.brain.llm import LLM, LLMSettings
+from assistant.brain.llm.llamacpp import LlamaCppLLM
+from assistant.brain.llm.models import model_path
+from assistant.brain.llm.settings import AnswerSettings
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
 from assistant.compliance import load_gate
 from assistant.embedders import EmbedderPool
 from assistant.events import Chat, ChatTriaged, StageSet, User
-from assistant.llm import LLM, LLMSettings
-from assistant.llm.llamacpp import LlamaCppLLM
-from assistant.llm.models import model_path
-from assistant.llm.settings import AnswerSettings
 from assistant.plugins import RoomInfo
 from assistant.stage import StageOwner
 from assistant.store import SqliteStore, Store

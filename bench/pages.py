@@ -162,7 +162,7 @@ async def main() -> None:
     env = {
         "LCA_SERVER__PORT": str(port),
         "LCA_STORE__PATH": str(store),
-        "LCA_CAPABILITIES": '["vision", "assistant", "recommend", "avatar"]',
+        "LCA_CAPABILITIES": '["vision", "brain", "recommend", "avatar"]',
         "LCA_LLM__BACKEND": "none",  # template scripts: the pages, not the model, are measured
     }
     async with subprocess_service(["-m", "assistant"], port, env) as base:

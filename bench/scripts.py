@@ -16,23 +16,23 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from assistant.answers.facts import catalog_numbers_text
-from assistant.answers.metrics import BrainMetrics
-from assistant.answers.room import RoomContext
+from assistant.brain.answers.facts import catalog_numbers_text
+from assistant.brain.answers.metrics import BrainMetrics
+from assistant.brain.answers.room import RoomContext
+from assistant.brain.llm import LLM, LLMSettings
+from assistant.brain.llm.llamacpp import LlamaCppLLM
+from assistant.brain.llm.models import model_path
+from assistant.brain.llm.settings import ScriptSettings
+from assistant.brain.scripts import quality
+from assistant.brain.scripts.checks import backed_prices, backing_text, warm
+from assistant.brain.scripts.writer import ScriptWriter
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog, Product
 from assistant.compliance import load_gate
 from assistant.embedders import UseEmbedder
 from assistant.events import Event, ScriptDelta, ScriptRequest
-from assistant.llm import LLM, LLMSettings
-from assistant.llm.llamacpp import LlamaCppLLM
-from assistant.llm.models import model_path
-from assistant.llm.settings import ScriptSettings
 from assistant.plugins import RoomInfo
 from assistant.repeats import sentences
-from assistant.scripts import quality
-from assistant.scripts.checks import backed_prices, backing_text, warm
-from assistant.scripts.writer import ScriptWriter
 from assistant.stage import StageOwner
 from assistant.store import SqliteStore, Store
 from avatar.anchor.fillers import load_lines

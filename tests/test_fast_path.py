@@ -6,9 +6,9 @@ from pathlib import Path
 
 import httpx
 
+from assistant.brain.llm.settings import AnswerSettings, LLMSettings
 from assistant.catalog import Catalog
 from assistant.events import Answer, ChatAccepted
-from assistant.llm.settings import AnswerSettings, LLMSettings
 from tests.conftest import DEMO_CATALOG, demo_room, make_settings, ws_url
 from tests.server import serve
 from tests.wsclient import room_client
@@ -21,7 +21,7 @@ async def test_a_viewer_question_is_answered_from_the_catalog_without_models(
     product = next(p for p in catalog.products if p.stock > 0)
     settings = make_settings(
         tmp_path,
-        capabilities=["assistant"],
+        capabilities=["brain"],
         llm=LLMSettings(backend="none"),
         answers=AnswerSettings(phrase_with_llm=False),
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPABILITIES = ("vision", "recommend", "avatar")
-BRAIN = ("assistant.brain", "assistant.answers", "assistant.scripts", "assistant.llm")
+BRAIN = ("assistant.brain",)
 # What the core offers capabilities; anything else of the core or the brain is private to it.
 CORE_API = (
     "assistant.events",
@@ -28,7 +28,7 @@ CORE_API = (
     "assistant.supervise",
 )
 # The core's settings gather every part's settings into one Settings (one env namespace).
-SETTINGS = ("assistant.llm.settings", *(f"{c}.settings" for c in CAPABILITIES))
+SETTINGS = ("assistant.brain.llm.settings", *(f"{c}.settings" for c in CAPABILITIES))
 
 
 def within(module: str, prefixes: tuple[str, ...]) -> bool:

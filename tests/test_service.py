@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.brain.llm.settings import AnswerSettings, LLMSettings
 from assistant.catalog import Catalog
 from assistant.events import Answer, Recommendation, Script
-from assistant.llm.settings import AnswerSettings, LLMSettings
 from tests.conftest import DEMO_CATALOG, demo_room, make_settings, ws_url
 from tests.server import serve
 from tests.wsclient import room_client
@@ -22,7 +22,7 @@ async def test_viewer_question_answer_and_recommendation(tmp_path: Path) -> None
     product = next(p for p in catalog.products if p.stock > 0)
     settings = make_settings(
         tmp_path,
-        capabilities=["assistant", "recommend"],
+        capabilities=["brain", "recommend"],
         llm=LLMSettings(backend="none"),
         answers=AnswerSettings(phrase_with_llm=False),
     )

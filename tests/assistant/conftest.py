@@ -12,13 +12,13 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from assistant.access import Limiter
-from assistant.brain import Brain
+from assistant.brain.capability import Brain
+from assistant.brain.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
 from assistant.compliance import ComplianceGate, load_gate
 from assistant.embedders import EmbedderPool
 from assistant.events import Chat, ChatTriaged, Event, StageSet, User
-from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
 from assistant.plugins import RoomInfo, Services
 from assistant.settings import LimitSettings, Settings
 from assistant.stage import StageOwner

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from assistant.answers.select import card_facts
+from assistant.brain.answers.select import card_facts
+from assistant.brain.llm.settings import AnswerSettings
 from assistant.catalog import Catalog
 from assistant.events import CatalogUpdated, Event, StageInfo, VisionUpdate
-from assistant.llm.settings import AnswerSettings
 from tests.assistant.conftest import HarnessFactory
 from tests.fakes.assistant_llm import ScriptedLLM
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answers.guard import check, cn_to_int, numbers, prices
+from assistant.brain.answers.guard import check, cn_to_int, numbers, prices
 
 
 def test_numbers_arabic_and_chinese() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answers.facts import catalog_numbers_text
-from assistant.answers.guard import numbers
-from assistant.answers.prompts import answer_messages, sanitize
+from assistant.brain.answers.facts import catalog_numbers_text
+from assistant.brain.answers.guard import numbers
+from assistant.brain.answers.prompts import answer_messages, sanitize
+from assistant.brain.llm.settings import AnswerSettings
 from assistant.catalog import Catalog
-from assistant.llm.settings import AnswerSettings
 from tests.assistant.attacks import ATTACKS
 from tests.assistant.conftest import HarnessFactory
 from tests.fakes.assistant_llm import ScriptedLLM, obedient_liar

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.llm.install import install, main
-from assistant.llm.models import PRESETS, ModelSpec
+from assistant.brain.llm.install import install, main
+from assistant.brain.llm.models import PRESETS, ModelSpec
 
 
 def _spec(sha: str) -> ModelSpec:

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answers.select import FactChoice, card_facts, select_fact, selection_messages
+from assistant.brain.answers.select import FactChoice, card_facts, select_fact, selection_messages
+from assistant.brain.llm import LLMSettings, LLMUnavailable, Message, create_llm
+from assistant.brain.llm.fair import FairQueue, QueueFull
+from assistant.brain.llm.llamacpp import LlamaCppLLM
+from assistant.brain.llm.models import model_path
 from assistant.catalog import Catalog
-from assistant.llm import LLMSettings, LLMUnavailable, Message, create_llm
-from assistant.llm.fair import FairQueue, QueueFull
-from assistant.llm.llamacpp import LlamaCppLLM
-from assistant.llm.models import model_path
 from tests.assistant.conftest import MODEL_DIR
 
 FIXTURE = model_path(MODEL_DIR, "fixture")
 needs_fixture = pytest.mark.skipif(
-    not FIXTURE.exists(), reason="run: python -m assistant.llm.install fixture"
+    not FIXTURE.exists(), reason="run: python -m assistant.brain.llm.install fixture"
 )
 PROMPT = [Message(role="user", content="Write a long story about a cup of tea.")]
 
@@ -43,7 +43,7 @@ def test_fair_queue_round_robin() -> None:
 async def test_missing_model_names_install_command(tmp_path: Path) -> None:
     llm = create_llm(LLMSettings(preset="fast"), tmp_path)
     assert llm is not None
-    with pytest.raises(LLMUnavailable, match=r"python -m assistant\.llm\.install fast"):
+    with pytest.raises(LLMUnavailable, match=r"python -m assistant\.brain\.llm\.install fast"):
         await llm.structured(PROMPT, FactChoice)
     await llm.close()
 

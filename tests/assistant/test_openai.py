@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from assistant.llm import LLMSettings, LLMTimeout, LLMUnavailable, Message
-from assistant.llm.models import model_path
-from assistant.llm.openai import OpenAILLM
+from assistant.brain.llm import LLMSettings, LLMTimeout, LLMUnavailable, Message
+from assistant.brain.llm.models import model_path
+from assistant.brain.llm.openai import OpenAILLM
 from tests.assistant.conftest import MODEL_DIR
 
 FIXTURE = model_path(MODEL_DIR, "fixture")
@@ -31,7 +31,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not FIXTURE.exists():
-        pytest.skip("run: python -m assistant.llm.install fixture")
+        pytest.skip("run: python -m assistant.brain.llm.install fixture")
     port = _free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(FIXTURE), "--host",
            "127.0.0.1", "--port", str(port), "--n_ctx", "512", "--chat_format", "gemma",

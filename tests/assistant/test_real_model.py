@@ -7,23 +7,25 @@ from collections.abc import Iterator
 
 import pytest
 
-from assistant.answers.facts import catalog_numbers_text
-from assistant.answers.guard import numbers
-from assistant.answers.select import card_facts, pick_product, select_fact
+from assistant.brain.answers.facts import catalog_numbers_text
+from assistant.brain.answers.guard import numbers
+from assistant.brain.answers.select import card_facts, pick_product, select_fact
+from assistant.brain.llm import LLMSettings
+from assistant.brain.llm.llamacpp import LlamaCppLLM
+from assistant.brain.llm.models import model_path
+from assistant.brain.llm.settings import AnswerSettings
 from assistant.catalog import Catalog
 from assistant.compliance import ComplianceGate
 from assistant.events import ScriptRequest
-from assistant.llm import LLMSettings
-from assistant.llm.llamacpp import LlamaCppLLM
-from assistant.llm.models import model_path
-from assistant.llm.settings import AnswerSettings
 from tests.assistant.attacks import ATTACKS
 from tests.assistant.conftest import MODEL_DIR, ROOT, HarnessFactory
 
 QWEN = model_path(MODEL_DIR, "default")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not QWEN.exists(), reason="run: python -m assistant.llm.install default"),
+    pytest.mark.skipif(
+        not QWEN.exists(), reason="run: python -m assistant.brain.llm.install default"
+    ),
 ]
 SKU = "HM-CUP-316-500"
 SETTINGS = LLMSettings(first_token_timeout_s=20, timeout_s=60)

@@ -8,12 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from assistant.approved import Approved
+from assistant.brain.llm.base import Message
+from assistant.brain.llm.settings import ScriptSettings
+from assistant.brain.scripts import quality
 from assistant.catalog import Catalog, Product
 from assistant.events import Chat, ScriptApprove, ScriptRequest, StageInfo, User, VisionUpdate
-from assistant.llm.base import Message
-from assistant.llm.settings import ScriptSettings
 from assistant.repeats import sentences
-from assistant.scripts import quality
 from tests.assistant.conftest import Harness, HarnessFactory
 from tests.fakes.assistant_llm import ScriptedLLM
 

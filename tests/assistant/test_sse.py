@@ -8,9 +8,9 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from assistant.llm import LLMSettings, LLMUnavailable, Message
-from assistant.llm.base import BadStructuredOutput
-from assistant.llm.openai import OpenAILLM
+from assistant.brain.llm import LLMSettings, LLMUnavailable, Message
+from assistant.brain.llm.base import BadStructuredOutput
+from assistant.brain.llm.openai import OpenAILLM
 
 PROMPT = [Message(role="user", content="这款多少钱")]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass
+from functools import partial
 
 from prometheus_client import CollectorRegistry
 
@@ -17,6 +18,7 @@ from tests.avatar.conftest import ROOM, Heard, anchor_room, avatar_settings, lis
 from tests.fakes.avatar_clock import VirtualClock
 from tests.fakes.avatar_scripts import FakeScriptWriter
 from tests.fakes.avatar_tts import FakeTTS
+from tests.waits import until as wait_until
 
 
 @dataclass
@@ -61,12 +63,8 @@ def position(utterance_id: str) -> int:
     return int(utterance_id.split(".")[1])
 
 
-async def until(predicate: object, limit: float = 600.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit
-    while not predicate():  # type: ignore[operator]
-        assert loop.time() < end, "condition not reached in virtual time"
-        await asyncio.sleep(0.05)
+# virtual time: a long limit costs nothing; poll as the old helper did
+until = partial(wait_until, timeout=600.0, poll=0.05)
 
 
 async def test_answer_goes_first_and_the_script_resumes_where_it_was(

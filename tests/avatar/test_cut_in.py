@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from functools import partial
 
 from prometheus_client import CollectorRegistry
 
@@ -14,6 +15,7 @@ from avatar.anchor.room import AnchorRoom
 from tests.avatar.conftest import ROOM, Heard, anchor_room, avatar_settings, listen, room_info
 from tests.fakes.avatar_clock import VirtualClock
 from tests.fakes.avatar_tts import FakeTTS
+from tests.waits import until as wait_until
 
 # Any common Han characters: each script says new words, so none is skipped as a repeat.
 HAN = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
@@ -57,10 +59,8 @@ async def running(bus: MemoryBus, store: Store, tts: FakeTTS, registry: Collecto
     return room, heard, writer
 
 
-async def until(cond: object, limit: float = 120.0) -> None:
-    async with asyncio.timeout(limit):
-        while not cond():  # type: ignore[operator]  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+# virtual time: a long limit costs nothing; poll as the old helper did
+until = partial(wait_until, timeout=120.0, poll=0.05)
 
 
 def spoken(chunks: list[AudioChunk]) -> list[tuple[str, str]]:

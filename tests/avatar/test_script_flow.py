@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from assistant.answers.metrics import BrainMetrics
-from assistant.answers.room import RoomContext
 from assistant.approved import Approved, ApprovedScript
+from assistant.brain.answers.metrics import BrainMetrics
+from assistant.brain.answers.room import RoomContext
+from assistant.brain.llm.base import Message
+from assistant.brain.llm.settings import LLMSettings, ScriptSettings
+from assistant.brain.scripts.writer import ScriptWriter
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
 from assistant.compliance import load_gate
 from assistant.events import Event, Script, ScriptDelta, ScriptRequest
-from assistant.llm.base import Message
-from assistant.llm.settings import LLMSettings, ScriptSettings
 from assistant.plugins import RoomInfo
 from assistant.repeats import Repeats
-from assistant.scripts.writer import ScriptWriter
 from assistant.stage import StageOwner
 from assistant.store import SqliteStore, Store
 from avatar.anchor.room import AnchorRoom
@@ -31,6 +31,7 @@ from tests.fakes.assistant_llm import ScriptedLLM
 from tests.fakes.avatar_clock import VirtualClock
 from tests.fakes.avatar_tts import FakeTTS
 from tests.services import core_services
+from tests.waits import until
 
 
 def anchor(bus: MemoryBus, store: Store, tts: FakeTTS, info: RoomInfo | None = None,
@@ -46,12 +47,6 @@ async def send(bus: MemoryBus, request_id: str, said: list[str], *, final: bool 
     if final:
         await bus.publish(Script(room_id=ROOM, request_id=request_id, sku="A",
                                  text="".join(said), style="energetic"))  # fmt: skip
-
-
-async def until(cond: object, limit: float = 10.0) -> None:
-    async with asyncio.timeout(limit):
-        while not cond():  # type: ignore[operator]  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
 
 
 async def test_sentences_are_queued_as_they_stream(bus: MemoryBus, store: Store) -> None:

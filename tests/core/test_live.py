@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ from assistant.plugins import RoomInfo
 from assistant.stage import StageOwner
 from assistant.store import SqliteStore
 from assistant.understand.types import Understanding
+from tests.waits import until as wait_until
 
 ROOM = "room-1"
 PRODUCTS = [
@@ -86,10 +88,8 @@ class Live:
         return subtitle.id if subtitle else None
 
 
-async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - polling state a bus handler updates
-            await asyncio.sleep(0.001)
+# state a bus handler updates within a few loop turns: look often
+until = partial(wait_until, timeout=2.0, poll=0.001)
 
 
 @pytest.fixture

@@ -12,12 +12,7 @@ import pytest
 from assistant.bus import BusUnavailable
 from assistant.events import AudioChunk, Frame, HostSay
 from tests.fakes.flaky_bus import FlakyBus
-
-
-async def until(condition: object, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # type: ignore[operator]  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+from tests.waits import until
 
 
 async def test_while_down_local_readers_go_on_and_the_rest_goes_out_in_order() -> None:

@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 
-from assistant.llm.base import LLMUnavailable, Message, T
+from assistant.brain.llm.base import LLMUnavailable, Message, T
 
 
 class ScriptedLLM:

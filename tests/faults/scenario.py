@@ -56,7 +56,7 @@ def service_env(redis: RedisProcess, store: Path) -> dict[str, str]:
         "LCA_BUS__BACKEND": "redis",
         "LCA_BUS__REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
         "LCA_STORE__PATH": str(store),
-        "LCA_CAPABILITIES": '["vision", "assistant", "avatar"]',
+        "LCA_CAPABILITIES": '["vision", "brain", "avatar"]',
         "LCA_LLM__BACKEND": "none",
         "LCA_AVATAR__BACKEND": "espeak",
         "LCA_AVATAR__ESPEAK_VOICE": "cmn",

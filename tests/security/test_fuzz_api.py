@@ -21,8 +21,8 @@ from schemathesis.core.result import Ok
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from assistant.brain.llm.settings import LLMSettings
 from assistant.events import ChatAccepted, Event, parse_event
-from assistant.llm.settings import LLMSettings
 from assistant.rooms import RoomCreated
 from assistant.settings import LimitSettings
 from tests.conftest import ADMIN, demo_room, make_settings, ws_url
@@ -46,7 +46,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     # the fuzzing cannot throttle the final liveness check; the per-connection one is kept.
     many = "10000/minute"
     limits = LimitSettings(connects_per_address=many, viewer_per_address=many, viewer_per_room=many)
-    no_model = {"capabilities": ["assistant"], "llm": LLMSettings(backend="none")}
+    no_model = {"capabilities": ["brain"], "llm": LLMSettings(backend="none")}
     server = serve(make_settings(Path(tmp_path_factory.mktemp("fuzz")), limits=limits, **no_model))
     loop = asyncio.new_event_loop()  # the server's, in its own thread; the tests call into it
     thread = threading.Thread(target=loop.run_forever, name="fuzz-server")

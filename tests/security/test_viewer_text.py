@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.brain.llm.settings import AnswerSettings, LLMSettings
 from assistant.catalog import Catalog, Product
 from assistant.events import Answer, Error
-from assistant.llm.settings import AnswerSettings, LLMSettings
 from assistant.rooms import RoomCreated
 from tests.conftest import DEMO_CATALOG, demo_room, make_settings, ws_url
 from tests.server import serve
@@ -23,7 +23,7 @@ Served = tuple[str, RoomCreated]
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
     settings = make_settings(
         tmp_path,
-        capabilities=["assistant"],
+        capabilities=["brain"],
         llm=LLMSettings(backend="none"),
         answers=AnswerSettings(phrase_with_llm=False),
     )

@@ -16,9 +16,9 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page
 
 from assistant.__main__ import ensure_demo_rooms
+from assistant.brain.llm.settings import LLMSettings
 from assistant.catalog import Catalog, FaqItem
 from assistant.events import Answer, ChatAccepted, Recommendation, ScriptApproved, VisionUpdate
-from assistant.llm.settings import LLMSettings
 from assistant.rooms import RoomCreated
 from tests.conftest import DEMO_CATALOG, create_room, make_settings, ws_url
 from tests.server import serve
@@ -53,7 +53,7 @@ async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
     install(model_dir(), log=False)
     settings = make_settings(
         tmp_path_factory.mktemp("console"),
-        capabilities=["vision", "assistant", "recommend"],
+        capabilities=["vision", "brain", "recommend"],
         # The default model, as users run it: scripts stream sentence by sentence.
         llm=LLMSettings(backend="llamacpp", preset="default"),
         vision=VisionSettings(model_dir=model_dir(), workers=2),

@@ -13,9 +13,9 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page
 
 from assistant.__main__ import ensure_demo_rooms
+from assistant.brain.llm.settings import LLMSettings
 from assistant.catalog import Catalog
 from assistant.events import Answer, ChatAccepted, Role, Subtitle
-from assistant.llm.settings import LLMSettings
 from assistant.rooms import RoomCreated
 from tests.conftest import DEMO_CATALOG, make_settings, ws_url
 from tests.server import serve
@@ -39,7 +39,7 @@ class Service:
 async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
     settings = make_settings(
         tmp_path_factory.mktemp("overlay"),
-        capabilities=["assistant", "avatar"],
+        capabilities=["brain", "avatar"],
         # Template scripts keep the anchor talking without loading an LLM; speech is real TTS.
         llm=LLMSettings(backend="none"),
     )

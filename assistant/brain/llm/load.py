@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from assistant.llm.base import LLMUnavailable
-from assistant.llm.settings import LLMSettings
+from assistant.brain.llm.base import LLMUnavailable
+from assistant.brain.llm.settings import LLMSettings
 
 _CHATML = (
     "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from assistant.answers.facts import (
+from assistant.brain.answers.facts import (
     catalog_numbers_text,
     catalog_prices,
     clarify,
@@ -21,17 +21,17 @@ from assistant.answers.facts import (
     stock_text,
     unknown,
 )
-from assistant.answers.guard import numbers
-from assistant.answers.part import BrainPart
-from assistant.answers.prompts import answer_messages
-from assistant.answers.room import RoomContext
-from assistant.answers.select import pick_product, select_fact
-from assistant.answers.stream import FactMismatch, guarded_clauses
+from assistant.brain.answers.guard import numbers
+from assistant.brain.answers.part import BrainPart
+from assistant.brain.answers.prompts import answer_messages
+from assistant.brain.answers.room import RoomContext
+from assistant.brain.answers.select import pick_product, select_fact
+from assistant.brain.answers.stream import FactMismatch, guarded_clauses
+from assistant.brain.llm.base import LLM, LLMUnavailable
+from assistant.brain.llm.settings import AnswerSettings
 from assistant.catalog import Product
 from assistant.compliance import Change, audit_output
 from assistant.events import Answer, AnswerDelta, AnswerSource, ChatTriaged
-from assistant.llm.base import LLM, LLMUnavailable
-from assistant.llm.settings import AnswerSettings
 from assistant.understand.linker import KEY_NAMED
 from assistant.understand.rules import PRICE_WORDS
 from assistant.understand.text import han_chars

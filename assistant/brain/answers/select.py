@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from assistant.answers.prompts import sanitize
+from assistant.brain.answers.prompts import sanitize
+from assistant.brain.llm.base import LLM, Message
 from assistant.catalog import Catalog, Product
-from assistant.llm.base import LLM, Message
 from assistant.understand.types import LinkedFact
 
 # The static instructions and the product card come first and the question last, so llama.cpp

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.llm.base import Message
+from assistant.brain.llm.base import Message
 
 _SYSTEM = {
     "zh": (

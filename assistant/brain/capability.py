@@ -9,10 +9,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.answers.answerer import Answerer, Outcome
-from assistant.answers.metrics import BrainMetrics
-from assistant.answers.room import RoomContext
-from assistant.answers.select import prime
+from assistant.brain.answers.answerer import Answerer, Outcome
+from assistant.brain.answers.metrics import BrainMetrics
+from assistant.brain.answers.room import RoomContext
+from assistant.brain.answers.select import prime
+from assistant.brain.llm import LLM, create_llm
+from assistant.brain.llm.base import LLMUnavailable
+from assistant.brain.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
+from assistant.brain.scripts.writer import ScriptWriter
 from assistant.bus import BusUnavailable
 from assistant.catalog import Product
 from assistant.compliance import ComplianceGate, load_gate
@@ -24,11 +28,7 @@ from assistant.events import (
     StageChanged,
     VisionUpdate,
 )
-from assistant.llm import LLM, create_llm
-from assistant.llm.base import LLMUnavailable
-from assistant.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
 from assistant.plugins import CapabilityStatus
-from assistant.scripts.writer import ScriptWriter
 from assistant.tasks import TaskSet
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ RECENT_FAILURE_S = 60.0
 class Brain:
     """Owns the shared LLM, one answer loop per room and the script tasks."""
 
-    name = "assistant"
+    name = "brain"
 
     def __init__(
         self,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from assistant.answers.guard import check, numbers
+from assistant.brain.answers.guard import check, numbers
+from assistant.brain.llm.base import LLM, LLMTimeout, Message
 from assistant.compliance import Change, ComplianceGate
 from assistant.errors import AssistantError
-from assistant.llm.base import LLM, LLMTimeout, Message
 
 _ENDS = set("。！？；，!?;\n")
 

@@ -7,8 +7,8 @@ import re
 from functools import cache
 from typing import Any
 
-from assistant.answers.facts import catalog_prices
-from assistant.answers.guard import prices
+from assistant.brain.answers.facts import catalog_prices
+from assistant.brain.answers.guard import prices
 from assistant.catalog import Catalog, Product, ShopInfo
 
 # jieba's tags for a place, and for a person, organisation or other proper name. jieba's

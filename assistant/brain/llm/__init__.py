@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.llm.base import (
+from assistant.brain.llm.base import (
     LLM,
     BadStructuredOutput,
     LLMTimeout,
@@ -12,7 +12,12 @@ from assistant.llm.base import (
     Message,
     collect,
 )
-from assistant.llm.settings import AnswerSettings, ComplianceSettings, LLMSettings, ScriptSettings
+from assistant.brain.llm.settings import (
+    AnswerSettings,
+    ComplianceSettings,
+    LLMSettings,
+    ScriptSettings,
+)
 
 __all__ = [
     "LLM",
@@ -34,13 +39,13 @@ def create_llm(settings: LLMSettings, model_dir: Path) -> LLM | None:
     if settings.backend == "none":
         return None
     if settings.backend == "openai":
-        from assistant.llm.openai import OpenAILLM
+        from assistant.brain.llm.openai import OpenAILLM
 
         return OpenAILLM(settings)
-    from assistant.llm.llamacpp import LlamaCppLLM
-    from assistant.llm.models import model_path
+    from assistant.brain.llm.llamacpp import LlamaCppLLM
+    from assistant.brain.llm.models import model_path
 
     path = settings.model_path or model_path(model_dir, settings.preset)
     return LlamaCppLLM(
-        settings, path, install_hint=f"python -m assistant.llm.install {settings.preset}"
+        settings, path, install_hint=f"python -m assistant.brain.llm.install {settings.preset}"
     )

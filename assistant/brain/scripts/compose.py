@@ -6,13 +6,13 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from assistant.answers.guard import check
-from assistant.answers.stream import timed
+from assistant.brain.answers.guard import check
+from assistant.brain.answers.stream import timed
+from assistant.brain.llm.base import LLM, LLMUnavailable, Message
+from assistant.brain.scripts.checks import unbacked_entities
+from assistant.brain.scripts.plan import Plan, Section
 from assistant.compliance import Change, ComplianceGate
-from assistant.llm.base import LLM, LLMUnavailable, Message
 from assistant.repeats import Repeats, sentences
-from assistant.scripts.checks import unbacked_entities
-from assistant.scripts.plan import Plan, Section
 
 _STYLE = {
     "energetic": ("热情、有感染力、节奏快", "energetic, upbeat, fast-paced"),

@@ -7,7 +7,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from assistant.llm.base import LLMUnavailable
+from assistant.brain.llm.base import LLMUnavailable
 
 J = TypeVar("J")
 

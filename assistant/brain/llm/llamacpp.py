@@ -14,11 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from assistant.llm.base import BadStructuredOutput, LLMUnavailable, Message, T
-from assistant.llm.fair import FairQueue
-from assistant.llm.load import load
-from assistant.llm.prefix import PrefixCache
-from assistant.llm.settings import LLMSettings
+from assistant.brain.llm.base import BadStructuredOutput, LLMUnavailable, Message, T
+from assistant.brain.llm.fair import FairQueue
+from assistant.brain.llm.load import load
+from assistant.brain.llm.prefix import PrefixCache
+from assistant.brain.llm.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 _END = object()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import re
 
-from assistant.answers.guard import check
+from assistant.brain.answers.guard import check
+from assistant.brain.scripts.checks import unbacked_entities
 from assistant.compliance import ComplianceGate
 from assistant.repeats import Repeats, norm, sentences
-from assistant.scripts.checks import unbacked_entities
 
 _WORD = re.compile(r"[a-z0-9']+")
 # A selling point counts as said when this share of its character bigrams is in the script.

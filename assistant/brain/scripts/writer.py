@@ -9,11 +9,16 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from assistant.answers.facts import catalog_numbers_text, short_name
-from assistant.answers.part import BrainPart
-from assistant.answers.prompts import sanitize
-from assistant.answers.room import RoomContext
 from assistant.approved import Approved, ApprovedScript
+from assistant.brain.answers.facts import catalog_numbers_text, short_name
+from assistant.brain.answers.part import BrainPart
+from assistant.brain.answers.prompts import sanitize
+from assistant.brain.answers.room import RoomContext
+from assistant.brain.llm.base import LLM, LLMUnavailable
+from assistant.brain.llm.settings import ScriptSettings
+from assistant.brain.scripts.checks import backed_prices, backing_text
+from assistant.brain.scripts.compose import Composer, Said, system_message
+from assistant.brain.scripts.plan import Plan, Rotation, Section, build_plan, card_lines
 from assistant.catalog import Product
 from assistant.compliance import audit_output
 from assistant.events import (
@@ -24,12 +29,7 @@ from assistant.events import (
     ScriptRequest,
     ScriptSection,
 )
-from assistant.llm.base import LLM, LLMUnavailable
-from assistant.llm.settings import ScriptSettings
 from assistant.repeats import Repeats, containment, sentences
-from assistant.scripts.checks import backed_prices, backing_text
-from assistant.scripts.compose import Composer, Said, system_message
-from assistant.scripts.plan import Plan, Rotation, Section, build_plan, card_lines
 
 log = logging.getLogger(__name__)
 _SPECS = ("尺寸规格", "the size and specs")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from assistant.answers.metrics import BrainMetrics
+    from assistant.brain.answers.metrics import BrainMetrics
+    from assistant.brain.llm.base import LLM
+    from assistant.brain.llm.settings import LLMSettings
     from assistant.bus import EventBus
     from assistant.compliance import ComplianceGate
-    from assistant.llm.base import LLM
-    from assistant.llm.settings import LLMSettings
     from assistant.store import Store
 
 S = TypeVar("S")

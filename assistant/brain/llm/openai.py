@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from assistant.llm.base import BadStructuredOutput, LLMTimeout, LLMUnavailable, Message, T
-from assistant.llm.settings import LLMSettings
+from assistant.brain.llm.base import BadStructuredOutput, LLMTimeout, LLMUnavailable, Message, T
+from assistant.brain.llm.settings import LLMSettings
 
 
 class OpenAILLM:

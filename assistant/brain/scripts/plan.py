@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from assistant.answers.facts import short_name
+from assistant.brain.answers.facts import short_name
 from assistant.catalog import Product, ShopInfo
 
 SectionKind = Literal["hook", "point", "proof", "price", "cta"]

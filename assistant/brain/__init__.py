@@ -1,0 +1,1 @@
+"""The brain capability: LLM backends, grounded chat answers and sales scripts."""

@@ -1,0 +1,1 @@
+"""Platform connectors: chat, activity and video from live platforms into a room."""
