@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter, deque
 from collections.abc import Iterable
 
-_SENTENCE = re.compile(r".+?(?:[。！？!?…]+|\.(?=\s|$|[\u3400-\u9fff])|\n|$)", re.S)
-_CLAUSE = re.compile(r"[^，,;；。！？!?…\n]+")
+from assistant.text import clauses, ngrams, normalise
+
 # A clause this long (letters and digits only) said twice is a repeat, however it is framed.
 MIN_CLAUSE = 5
 # A sentence sharing this much of its character 4-grams with one already said says it again.
 NEAR_REPEAT = 0.6
 
 
-def norm(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
-def grams(text: str, n: int = 4) -> set[str]:
-    t = norm(text)
-    return {t[i : i + n] for i in range(len(t) - n + 1)} or ({t} if t else set())
-
-
-def sentences(text: str) -> list[str]:
-    """Sentences as a voice would pause: 。！？ always, "." only before a space (not 39.9)."""
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+def grams(text: str) -> frozenset[str]:
+    return ngrams(normalise(text), 4)
 
 
 def containment(text: str, previous: list[str]) -> float:
@@ -35,17 +24,13 @@ def containment(text: str, previous: list[str]) -> float:
     return len(mine & seen) / len(mine) if mine else 0.0
 
 
-def clauses(text: str) -> list[str]:
-    return [c.strip() for c in _CLAUSE.findall(text) if c.strip()]
-
-
 class Repeats:
     """What was said already (this script, the product's recent scripts, the anchor's queue and
     history): a sentence saying one of those again, whole or by a clause, is caught. With a
     ``window``, only the last ``window`` sentences count."""
 
     def __init__(self, said: Iterable[str] = (), window: int | None = None) -> None:
-        self._said: deque[tuple[set[str], set[str]]] = deque(maxlen=window)
+        self._said: deque[tuple[frozenset[str], set[str]]] = deque(maxlen=window)
         self._clauses: Counter[str] = Counter()
         for sentence in said:
             self.add(sentence)
@@ -56,7 +41,7 @@ class Repeats:
             return
         if len(self._said) == self._said.maxlen:
             self._clauses -= Counter(self._said[0][1])
-        mine = {n for c in clauses(sentence) if len(n := norm(c)) >= MIN_CLAUSE}
+        mine = {n for c in clauses(sentence) if len(n := normalise(c)) >= MIN_CLAUSE}
         self._said.append((g, mine))
         self._clauses.update(mine)
 
@@ -68,10 +53,10 @@ class Repeats:
         """The sentence without the clauses said before; "" if nothing new is left."""
         if self.is_repeat(sentence):
             return ""
-        kept = [c for c in clauses(sentence) if norm(c) not in self._clauses]
+        kept = [c for c in clauses(sentence) if normalise(c) not in self._clauses]
         if len(kept) == len(clauses(sentence)):
             return sentence
-        if sum(len(norm(c)) for c in kept) < MIN_CLAUSE:
+        if sum(len(normalise(c)) for c in kept) < MIN_CLAUSE:
             return ""
         end = sentence.rstrip()[-1:]
         joiner = ", " if sentence.isascii() else "，"

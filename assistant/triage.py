@@ -15,9 +15,9 @@ from assistant.errors import RateLimited
 from assistant.events import Answer, Chat, ChatAccepted, ChatSkipped, ChatTriaged, Event
 from assistant.settings import TriageSettings
 from assistant.store import ChatStatus, Lease, Store
+from assistant.text import bigrams, normalise
 from assistant.understand.rules import is_spam
 from assistant.understand.service import Understander
-from assistant.understand.text import bigrams, normalise
 
 _MAX_BUCKETS = 50_000
 log = logging.getLogger(__name__)

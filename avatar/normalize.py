@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-_DIGITS = "零一二三四五六七八九"
-_SMALL = ["", "十", "百", "千"]
-_BIG = ["", "万", "亿", "万亿"]
+from assistant.text import cardinal, digits
+
 _MEASURE = "个件瓶盒支斤袋包份次位款双套只条片张台把罐箱"
 
 _UNITS = {
@@ -32,51 +31,6 @@ _NUM = r"\d+(?:\.\d+)?"
 _PROTECT = "\ue000"
 
 
-def _group(n: int) -> str:
-    """0 < n < 10000 without leading-zero handling."""
-    out: list[str] = []
-    digits = f"{n:04d}"
-    zero = False
-    for i, ch in enumerate(digits):
-        d = int(ch)
-        if d == 0:
-            zero = bool(out)
-            continue
-        if zero:
-            out.append("零")
-            zero = False
-        out.append(_DIGITS[d] + _SMALL[3 - i])
-    return "".join(out)
-
-
-def cardinal(n: int) -> str:
-    """Chinese reading of a non-negative integer: 105 → 一百零五, 15 → 十五."""
-    if n == 0:
-        return "零"
-    groups: list[int] = []
-    while n:
-        groups.append(n % 10000)
-        n //= 10000
-    parts: list[str] = []
-    pending_zero = False
-    for idx in range(len(groups) - 1, -1, -1):
-        g = groups[idx]
-        if g == 0:
-            pending_zero = bool(parts)
-            continue
-        if parts and (pending_zero or g < 1000):
-            parts.append("零")
-        pending_zero = False
-        parts.append(_group(g) + _BIG[idx])
-    text = "".join(parts)
-    return text[1:] if text.startswith("一十") else text
-
-
-def digits(s: str) -> str:
-    """Digit by digit: 2024 → 二零二四."""
-    return "".join(_DIGITS[int(c)] for c in s if c.isdigit())
-
-
 def number(s: str) -> str:
     """Integer or decimal: 59.9 → 五十九点九; long codes read digit by digit."""
     whole, _, frac = s.partition(".")
@@ -94,11 +48,11 @@ def price(s: str) -> str:
     yuan, jiao, fen = int(whole), int(frac[0]), int(frac[1])
     out = cardinal(yuan) + "块" if yuan else ""
     if jiao and not fen:
-        return out + _DIGITS[jiao] + ("" if yuan else "毛")
+        return out + digits(str(jiao)) + ("" if yuan else "毛")
     if jiao:
-        return out + _DIGITS[jiao] + "毛" + _DIGITS[fen]
+        return out + digits(str(jiao)) + "毛" + digits(str(fen))
     if fen:
-        return out + ("零" if yuan else "") + _DIGITS[fen] + "分"
+        return out + ("零" if yuan else "") + digits(str(fen)) + "分"
     return out or "零块"
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from assistant.text import pieces, sentences
+
 Lang = Literal["zh", "en"]
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;…\n])|(?<=[.])(?=\s)")
-_CLAUSE_END = re.compile(r"(?<=[，、,：:。！？!?；;])")
 _LATIN = re.compile(
     r"[A-Za-z][A-Za-z0-9'’\-.&+]*(?:[ \t]+[A-Za-z0-9][A-Za-z0-9'’\-.&+]*)*"
     r"|\d[\d.]*[A-Za-z][A-Za-z0-9\-]*"
@@ -27,7 +27,7 @@ def speakable(text: str) -> bool:
 
 def split_sentences(text: str, max_chars: int = 80, min_chars: int = 4) -> list[str]:
     """Split on sentence punctuation; merge fragments, and cut overlong ones at commas."""
-    merged = merge_short([p.strip() for p in _SENTENCE_END.split(text) if p.strip()], min_chars)
+    merged = merge_short(sentences(text), min_chars)
     out: list[str] = []
     for sentence in merged:
         while len(sentence) > max_chars:
@@ -61,7 +61,7 @@ def join_pieces(a: str, b: str) -> str:
 
 def split_clauses(text: str) -> list[str]:
     """Clause pieces for low first-audio latency: 中文，语音。 → ['中文，', '语音。']."""
-    return [c for c in (p.strip() for p in _CLAUSE_END.split(text)) if c and speakable(c)]
+    return [c for c in (p.strip() for p in pieces(text)) if speakable(c)]
 
 
 def split_runs(text: str) -> list[tuple[Lang, str]]:

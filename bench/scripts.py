@@ -32,9 +32,9 @@ from assistant.compliance import load_gate
 from assistant.embedders import UseEmbedder
 from assistant.events import Event, ScriptDelta, ScriptRequest
 from assistant.plugins import RoomInfo
-from assistant.repeats import sentences
 from assistant.stage import StageOwner
 from assistant.store import SqliteStore, Store
+from assistant.text import sentences
 from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import AnchorRoom
 from avatar.gate import Gate

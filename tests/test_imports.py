@@ -20,6 +20,7 @@ CORE_API = (
     "assistant.embedders",
     "assistant.compliance",
     "assistant.understand.text",
+    "assistant.text",
     "assistant.approved",
     "assistant.repeats",
     "assistant.tasks",

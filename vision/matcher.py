@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.catalog import Product
+from assistant.text import bigrams, normalise
 from vision.classify import F32, similarity
 from vision.errors import VisionError
 from vision.image import b64decode, data_url_bytes, decode_image
@@ -17,16 +18,6 @@ _PRICE = re.compile(
     r"(?:[¥￥]|RMB|CNY|价|price)\s*[:：]?\s*(\d{1,7}(?:\.\d{1,2})?)|(\d{1,7}(?:\.\d{1,2})?)\s*元",
     re.IGNORECASE,
 )
-
-
-def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(ch for ch in text if ch.isalnum())
-
-
-def bigrams(text: str) -> set[str]:
-    t = normalize(text)
-    return {t[i : i + 2] for i in range(len(t) - 1)} if len(t) > 1 else {t} if t else set()
 
 
 def screen_prices(lines: list[str]) -> list[float]:
@@ -59,8 +50,8 @@ def load_product_image(image: str, settings: VisionSettings) -> bytes:
 @dataclass
 class ProductRef:
     product: Product
-    grams: list[set[str]]  # one set per title (zh, en)
-    attr_grams: set[str]
+    grams: list[frozenset[str]]  # one set per title (zh, en)
+    attr_grams: frozenset[str]
     embedding: F32 | None = None
 
 
@@ -78,9 +69,9 @@ class CatalogMatcher:
         self.settings = settings
         self.refs: list[ProductRef] = []
         for p in products:
-            titles = [bigrams(t) for t in (p.title, p.title_en) if t]
+            titles = [bigrams(normalise(t)) for t in (p.title, p.title_en) if t]
             attrs = " ".join(str(v) for v in p.attributes.values())
-            ref = ProductRef(p, [g for g in titles if g], bigrams(attrs))
+            ref = ProductRef(p, [g for g in titles if g], bigrams(normalise(attrs)))
             if p.image and callable(embed):
                 try:
                     rgb = decode_image(load_product_image(p.image, settings), settings)
@@ -97,7 +88,7 @@ class CatalogMatcher:
         return next((r.product for r in self.refs if r.product.sku == sku), None)
 
     def match(self, ocr_lines: list[str], embeddings: list[F32]) -> Candidate:
-        text = bigrams(" ".join(ocr_lines))
+        text = bigrams(normalise(" ".join(ocr_lines)))
         best = Candidate(None, 0.0)
         for ref in self.refs:
             text_score = max((len(g & text) / len(g) for g in ref.grams), default=0.0)

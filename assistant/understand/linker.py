@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from assistant.catalog import Catalog, Product, product_text
 from assistant.embedders import Embedder, Matrix, embed_queries
+from assistant.text import fold
 from assistant.understand.text import (
     GENERIC_HEADS,
-    fold,
     han_bigrams,
     han_chars,
     heads,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.understand.text import fold, normalise
+from assistant.text import fold, normalise
 from assistant.understand.types import Intent
 
 _SPAM = re.compile(

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 from itertools import pairwise
 
 from pypinyin import Style, lazy_pinyin
 
+from assistant.text import fold
 from assistant.understand.types import Language
 
-_STRIP = re.compile(r"[\W_]+", re.UNICODE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _DESCRIBES = frozenset("带可含送附加买赠")
@@ -73,21 +72,6 @@ _STOP = frozenset(
         "xxl",
     ]
 )
-
-
-def fold(text: str) -> str:
-    """Width- and case-folded text (full-width letters and digits become ASCII)."""
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
-def normalise(text: str) -> str:
-    """Folded, without punctuation or spaces: near-identical lines compare equal."""
-    return _STRIP.sub("", fold(text))
-
-
-def bigrams(norm: str) -> frozenset[str]:
-    """Character bigrams of a normalised line (the line itself when it is one character)."""
-    return frozenset(norm[i : i + 2] for i in range(max(1, len(norm) - 1)))
 
 
 def han_bigrams(text: str) -> set[str]:

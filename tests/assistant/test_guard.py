@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.brain.answers.guard import check, cn_to_int, numbers, prices
+from assistant.brain.answers.guard import check, numbers, prices
+from assistant.text import cn_to_int
 
 
 def test_numbers_arabic_and_chinese() -> None:

@@ -8,7 +8,8 @@ from assistant.brain.scripts import quality
 from assistant.brain.scripts.checks import backed_prices, backing_text, unbacked_entities
 from assistant.catalog import Catalog, FaqItem
 from assistant.compliance import ComplianceGate
-from assistant.repeats import Repeats, sentences
+from assistant.repeats import Repeats
+from assistant.text import sentences
 
 CARD = "西湖龙井 明前特级绿茶 West Lake Longjing 产地 浙江杭州 豆花香明显 双罐密封礼盒"
 

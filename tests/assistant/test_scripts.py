@@ -13,7 +13,7 @@ from assistant.brain.llm.settings import ScriptSettings
 from assistant.brain.scripts import quality
 from assistant.catalog import Catalog, Product
 from assistant.events import Chat, ScriptApprove, ScriptRequest, StageInfo, User, VisionUpdate
-from assistant.repeats import sentences
+from assistant.text import sentences
 from tests.assistant.conftest import Harness, HarnessFactory
 from tests.fakes.assistant_llm import ScriptedLLM
 

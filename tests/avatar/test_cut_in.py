@@ -159,7 +159,7 @@ async def test_a_burst_of_answers_gets_its_share_of_the_air_and_no_more(
         await asyncio.sleep(120)
         window = [c for c in heard.chunks if heard.starts[c.utterance_id] >= began]
         await until(lambda: all(any(c.utterance_id.startswith(a.id) for c in heard.chunks)
-                                for a in answers), limit=600)  # fmt: skip
+                                for a in answers), timeout=600)  # fmt: skip
     finally:
         await room.close()
     seconds = {True: 0.0, False: 0.0}

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from avatar.normalize import cardinal, normalize_en, normalize_zh, price
+from assistant.text import cardinal
+from avatar.normalize import normalize_en, normalize_zh, price
 from avatar.text import split_clauses, split_runs, split_sentences
 
 

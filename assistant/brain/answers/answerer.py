@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from assistant.brain.llm.settings import AnswerSettings
 from assistant.catalog import Product
 from assistant.compliance import Change, audit_output
 from assistant.events import Answer, AnswerDelta, AnswerSource, ChatTriaged
+from assistant.text import pieces
 from assistant.understand.linker import KEY_NAMED
 from assistant.understand.rules import PRICE_WORDS
 from assistant.understand.text import han_chars
@@ -40,7 +40,6 @@ from assistant.untrusted import display_name, handle, visible
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
-_PIECES = re.compile(r"[^。！？；，!?;,]+[。！？；，!?;,]?")
 _THANKS = {
     "zh": "@{name} 谢谢支持～有问题随时问我！",
     "en": "@{name} Thanks for being here! Ask me anything.",
@@ -278,7 +277,7 @@ class Answerer(BrainPart[AnswerSettings]):
         category = draft.product.category if draft.product is not None else None
         sent: list[str] = []
         first: float | None = None
-        for piece in _PIECES.findall(draft.text) or [draft.text]:
+        for piece in pieces(draft.text) or [draft.text]:
             rw = self.gate.rewrite(piece, category=category)
             draft.changes += rw.changes
             if not rw.text.strip():

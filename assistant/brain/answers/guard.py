@@ -6,26 +6,10 @@ import re
 
 from pydantic import BaseModel
 
+from assistant.text import CN_NUMERALS, cn_to_int
+
 _NUM = re.compile(r"\d+(?:[.,]\d+)*")
-_CN_DIGITS = {
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-# the financial forms (壹佰元) write the same numbers in characters no one can misread
-_CN_DIGITS |= dict(zip("壹贰叁肆伍陆柒捌玖", range(1, 10), strict=True))
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000, "拾": 10, "佰": 100, "仟": 1000}
-_CN_UNITS["萬"] = 10000
-_CN_CHARS = "".join([*_CN_DIGITS, *_CN_UNITS])
-_CN_NUM = re.compile(rf"[{_CN_CHARS}]+(?=\s*(?:元|块|圆|毛|折|毫升|克|斤|%))")
+_CN_NUM = re.compile(rf"[{CN_NUMERALS}]+(?=\s*(?:元|块|圆|毛|折|毫升|克|斤|%))")
 _FREE = re.compile(
     r"免费|白送|不要钱|0元购|零元购|\bfree\b|for nothing|no charge|at no cost|on the house"
     r"|complimentary",
@@ -42,7 +26,7 @@ _PRICE = re.compile(
     r"(?:[¥￥$]|rmb|cny)\s*(\d+(?:[.,]\d+)*)|(\d+(?:[.,]\d+)*)\s*(?:元|块|yuan|cny|rmb|dollars?)",
     re.I,
 )
-_CN_PRICE = re.compile(rf"([{_CN_CHARS}]+)\s*(?:元|块|圆)")
+_CN_PRICE = re.compile(rf"([{CN_NUMERALS}]+)\s*(?:元|块|圆)")
 _ECHO = re.compile(
     r"忽略.{0,8}(指令|规则|设定|要求)"
     r"|(ignore|ignoring|ignored) (all |the |my )?(previous|prior|above)"
@@ -61,21 +45,6 @@ def _norm(token: str) -> str:
     if "." in token:
         token = token.rstrip("0").rstrip(".")
     return token or "0"
-
-
-def cn_to_int(text: str) -> int:
-    """Simple Chinese numerals (一百二十, 两千, 九十九) to an int."""
-    total, section, digit = 0, 0, 0
-    for ch in text:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        elif ch in "万萬":
-            total += (section + digit) * 10000
-            section, digit = 0, 0
-        else:
-            section += (digit or 1) * _CN_UNITS[ch]
-            digit = 0
-    return total + section + digit
 
 
 def numbers(text: str) -> set[str]:

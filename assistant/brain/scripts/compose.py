@@ -12,7 +12,8 @@ from assistant.brain.llm.base import LLM, LLMUnavailable, Message
 from assistant.brain.scripts.checks import unbacked_entities
 from assistant.brain.scripts.plan import Plan, Section
 from assistant.compliance import Change, ComplianceGate
-from assistant.repeats import Repeats, sentences
+from assistant.repeats import Repeats
+from assistant.text import sentences
 
 _STYLE = {
     "energetic": ("热情、有感染力、节奏快", "energetic, upbeat, fast-paced"),

@@ -8,7 +8,8 @@ import re
 from assistant.brain.answers.guard import check
 from assistant.brain.scripts.checks import unbacked_entities
 from assistant.compliance import ComplianceGate
-from assistant.repeats import Repeats, norm, sentences
+from assistant.repeats import Repeats
+from assistant.text import normalise, sentences
 
 _WORD = re.compile(r"[a-z0-9']+")
 # A selling point counts as said when this share of its character bigrams is in the script.
@@ -42,7 +43,7 @@ def _bigrams(text: str) -> list[str]:
     if text.isascii():
         words = _WORD.findall(text.casefold())
         return [f"{a} {b}" for a, b in itertools.pairwise(words)] or words
-    t = norm(text)
+    t = normalise(text)
     return [t[i : i + 2] for i in range(len(t) - 1)] or ([t] if t else [])
 
 

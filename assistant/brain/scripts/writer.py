@@ -29,7 +29,8 @@ from assistant.events import (
     ScriptRequest,
     ScriptSection,
 )
-from assistant.repeats import Repeats, containment, sentences
+from assistant.repeats import Repeats, containment
+from assistant.text import sentences
 
 log = logging.getLogger(__name__)
 _SPECS = ("尺寸规格", "the size and specs")

@@ -1,0 +1,341 @@
+"""Twitch chat, follows and cheers over EventSub WebSocket; answers posted back through Helix."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import AliasPath, BaseModel, Field, ValidationError
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
+
+from assistant.connectors.base import (
+    ConnectorError,
+    ConnectorKind,
+    PlatformActivity,
+    PlatformMessage,
+    PlatformUser,
+    Sink,
+)
+from assistant.connectors.specs import TwitchSpec
+
+log = logging.getLogger(__name__)
+
+CHAT = "channel.chat.message"
+MAX_MESSAGE_CHARS = 500  # Helix Send Chat Message refuses longer messages
+MAX_SLOT_WAIT_S = 30.0  # an answer later than this would be stale in a live chat
+TIMEOUT_S = 10.0  # Twitch closes a session that has no subscription about 10 s after its welcome
+SEEN_IDS = 4096
+# Revocations no reconnect can undo: the token was withdrawn or the user is gone.
+PERMANENT_REVOCATIONS = frozenset({"authorization_revoked", "user_removed"})
+_NANOS = re.compile(r"(\.\d{6})\d+")  # Twitch sends nanoseconds, datetime keeps microseconds
+KEEPALIVE = "keepalive_timeout_seconds"
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Envelope(BaseModel):
+    id: str = Field(validation_alias=AliasPath("metadata", "message_id"))
+    type: str = Field(validation_alias=AliasPath("metadata", "message_type"))
+    timestamp: str = Field("", validation_alias=AliasPath("metadata", "message_timestamp"))
+    payload: dict[str, Any] = {}
+
+
+class _Session(BaseModel):
+    """A welcome's or a reconnect's payload."""
+
+    id: str = Field(validation_alias=AliasPath("session", "id"))
+    keepalive_s: int | None = Field(None, validation_alias=AliasPath("session", KEEPALIVE))
+    reconnect_url: str | None = Field(None, validation_alias=AliasPath("session", "reconnect_url"))
+
+
+class _Subscribed(BaseModel):
+    """A notification's or a revocation's payload (a revocation has no event)."""
+
+    kind: str = Field(validation_alias=AliasPath("subscription", "type"))
+    status: str = Field("", validation_alias=AliasPath("subscription", "status"))
+    event: dict[str, Any] = {}
+
+
+class _ChatEvent(BaseModel):
+    message_id: str
+    chatter_user_id: str
+    chatter_user_name: str = ""
+    text: str = Field(validation_alias=AliasPath("message", "text"))
+
+
+class _UserEvent(BaseModel):
+    """A follow, or a cheer (``bits``; no user when anonymous)."""
+
+    user_id: str | None = None
+    user_name: str | None = None
+    is_anonymous: bool = False
+    bits: int = 0
+
+
+def _timestamp(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(_NANOS.sub(r"\1", text)).timestamp()
+    except ValueError:
+        return None
+
+
+def _patience(keepalive_s: int | None) -> float:
+    """Silence allowed before the socket counts as dead: the keepalive plus a margin for jitter,
+    kept in proportion so that a short keepalive still notices a dead socket quickly."""
+    base = float(keepalive_s or TIMEOUT_S)
+    return base + min(5.0, base / 2)
+
+
+def _parse(model: type[M], data: dict[str, Any], sink: Sink) -> M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        log.debug("twitch: malformed %s: %s", model.__name__, exc)
+        sink.dropped("malformed")  # reasons are metric labels: a few fixed words
+        return None
+
+
+Frame = tuple[ClientConnection, str | bytes | None]  # None: that socket has closed
+
+
+class _Sockets:
+    """The session's socket and, during a ``session_reconnect``, the one it moves to; both feed
+    one queue so that nothing sent on the old socket before the move completes is lost."""
+
+    def __init__(self) -> None:
+        self.frames: asyncio.Queue[Frame] = asyncio.Queue(maxsize=256)
+        self._pumps: dict[ClientConnection, asyncio.Task[None]] = {}
+        self.current: ClientConnection | None = None
+        self.moving_to: ClientConnection | None = None
+
+    async def open(self, url: str) -> ClientConnection:
+        try:
+            # no client pings: EventSub closes a socket that sends anything but pongs, and the
+            # keepalive watchdog notices a dead connection anyway
+            ws = await connect(url, ping_interval=None, open_timeout=TIMEOUT_S)
+        except InvalidURI as exc:
+            raise ConnectorError(f"not a WebSocket URL: {url[:200]}", retryable=False) from exc
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise ConnectorError(f"cannot open Twitch EventSub: {exc}") from exc
+        self._pumps[ws] = asyncio.create_task(self._pump(ws))
+        return ws
+
+    async def _pump(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                await self.frames.put((ws, raw))
+        await self.frames.put((ws, None))
+
+    def ended(self, ws: ClientConnection) -> bool:
+        """Whether a socket's end ends the session (the old one may end during a move)."""
+        return ws is self.moving_to or (ws is self.current and self.moving_to is None)
+
+    async def adopt(self, ws: ClientConnection) -> None:
+        """The socket moved to is welcomed: close the old one only now, as Twitch sends on it
+        until then."""
+        if self.current is not None:
+            await self.close(self.current)
+        self.current, self.moving_to = ws, None
+
+    async def close(self, ws: ClientConnection) -> None:
+        task = self._pumps.pop(ws, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await ws.close()
+
+    async def close_all(self) -> None:
+        for ws in list(self._pumps):
+            await self.close(ws)
+
+
+class TwitchConnector:
+    """One channel's chat (with follows and cheers where the token allows) and answers to it."""
+
+    kind: ConnectorKind = "twitch"
+
+    def __init__(self, spec: TwitchSpec) -> None:
+        self.spec = spec
+        self._next_slot = 0.0  # monotonic time from which the next answer may be posted
+
+    def _client(self) -> httpx.AsyncClient:
+        token = self.spec.access_token.get_secret_value()
+        headers = {"Authorization": f"Bearer {token}", "Client-Id": self.spec.client_id}
+        return httpx.AsyncClient(base_url=self.spec.api_base, headers=headers, timeout=TIMEOUT_S)
+
+    async def run(self, sink: Sink) -> None:
+        sockets = _Sockets()
+        seen: dict[str, None] = {}  # recent message ids: Twitch delivers at least once
+        subscribed = False
+        patience = TIMEOUT_S  # until the welcome says otherwise
+        try:
+            async with self._client() as http:
+                sockets.current = await sockets.open(self.spec.eventsub_url)
+                while True:
+                    try:
+                        async with asyncio.timeout(patience):
+                            ws, raw = await sockets.frames.get()
+                    except TimeoutError:
+                        raise ConnectorError(f"Twitch sent nothing for {patience:.1f} s") from None
+                    if raw is None:
+                        if sockets.ended(ws):
+                            raise ConnectorError(f"Twitch closed the socket (code {ws.close_code})")
+                        continue
+                    try:
+                        envelope = _Envelope.model_validate_json(raw)
+                    except ValidationError:
+                        sink.dropped("malformed")
+                        continue
+                    kind = envelope.type
+                    if kind == "session_keepalive" or envelope.id in seen:
+                        continue
+                    seen[envelope.id] = None
+                    if len(seen) > SEEN_IDS:
+                        del seen[next(iter(seen))]
+                    if kind in ("session_welcome", "session_reconnect"):
+                        session = _parse(_Session, envelope.payload, sink)
+                        if session is None:
+                            continue
+                        if kind == "session_reconnect":
+                            if session.reconnect_url:
+                                sockets.moving_to = await sockets.open(session.reconnect_url)
+                            continue
+                        patience = _patience(session.keepalive_s)
+                        if ws is sockets.moving_to:  # the subscriptions moved with the session
+                            await sockets.adopt(ws)
+                        elif not subscribed:
+                            await self._subscribe(http, session.id)
+                            subscribed = True
+                            sink.connected(f"EventSub session {session.id}")
+                    elif kind == "notification":
+                        await self._notification(envelope, sink)
+                    elif kind == "revocation":
+                        self._revocation(envelope, sink)
+                    else:
+                        log.debug("twitch: unknown message type %.64r", kind)
+                        sink.dropped("unknown_type")
+        finally:
+            await sockets.close_all()
+
+    async def _subscribe(self, http: httpx.AsyncClient, session_id: str) -> None:
+        broadcaster, bot = self.spec.broadcaster_id, self.spec.bot_user_id
+        wanted: list[tuple[str, str, dict[str, str]]] = [
+            (CHAT, "1", {"broadcaster_user_id": broadcaster, "user_id": bot}),
+            ("channel.follow", "2", {"broadcaster_user_id": broadcaster, "moderator_user_id": bot}),
+            ("channel.cheer", "1", {"broadcaster_user_id": broadcaster}),
+        ]
+        transport = {"method": "websocket", "session_id": session_id}
+        for kind, version, condition in wanted:
+            body = {"type": kind, "version": version, "condition": condition}
+            body["transport"] = transport
+            try:
+                response = await http.post("/eventsub/subscriptions", json=body)
+            except httpx.HTTPError as exc:
+                raise ConnectorError(f"cannot reach Helix to subscribe to {kind}: {exc}") from exc
+            status = response.status_code
+            if status in (200, 202, 409):  # 409: this session has it already
+                continue
+            detail = f"subscribing to {kind} got HTTP {status}: {response.text[:200]}"
+            if status == 401:
+                raise ConnectorError(f"Twitch refused the token: {detail}", retryable=False)
+            if kind != CHAT:
+                # follows need a moderator's token and cheers the broadcaster's: chat works without
+                log.warning("twitch: %s; going on without it", detail)
+            elif status in (400, 403):  # a wrong id or a missing scope: retrying cannot help
+                raise ConnectorError(detail, retryable=False)
+            else:
+                raise ConnectorError(detail)
+
+    async def _notification(self, envelope: _Envelope, sink: Sink) -> None:
+        note = _parse(_Subscribed, envelope.payload, sink)
+        if note is None:
+            return
+        kind, msg_id, sent_at = note.kind, envelope.id, _timestamp(envelope.timestamp)
+        if kind == CHAT:
+            chat = _parse(_ChatEvent, note.event, sink)
+            # the bot's own answers come back as chat: passing them on would answer the answers
+            if chat is None or chat.chatter_user_id == self.spec.bot_user_id:
+                return
+            user = PlatformUser(id=chat.chatter_user_id, name=chat.chatter_user_name[:256])
+            text = chat.text[:4000]
+            message = PlatformMessage(id=chat.message_id, user=user, text=text, sent_at=sent_at)
+            await sink.chat(message)
+            return
+        event = _parse(_UserEvent, note.event, sink)
+        if event is None:
+            return
+        anonymous = event.is_anonymous or not event.user_id
+        user = PlatformUser(
+            id="anonymous" if anonymous else str(event.user_id),
+            name="" if anonymous else (event.user_name or "")[:256],
+        )
+        if kind == "channel.follow" and not anonymous:
+            follow = PlatformActivity(id=msg_id, user=user, kind="follow", sent_at=sent_at)
+            await sink.activity(follow)
+        elif kind == "channel.cheer" and 1 <= event.bits <= 1_000_000:
+            bits = event.bits
+            cheer = PlatformActivity(
+                id=msg_id,
+                user=user,
+                kind="gift",
+                count=bits,
+                value=bits,
+                item="bits",
+                sent_at=sent_at,
+            )
+            await sink.activity(cheer)
+        else:
+            log.debug("twitch: unusable %.64r notification: %s", kind, note.event)
+            sink.dropped("unusable")
+
+    def _revocation(self, envelope: _Envelope, sink: Sink) -> None:
+        revoked = _parse(_Subscribed, envelope.payload, sink)
+        if revoked is None:
+            return
+        kind, status = revoked.kind, revoked.status
+        if status in PERMANENT_REVOCATIONS:
+            raise ConnectorError(f"Twitch revoked {kind}: {status}", retryable=False)
+        if kind == CHAT:  # chat is this connector's point: a fresh session subscribes again
+            raise ConnectorError(f"Twitch revoked the chat subscription: {status}")
+        log.warning("twitch: %s revoked (%s); going on without it", kind, status)
+
+    async def reply(self, text: str, to: PlatformMessage | None) -> bool:
+        """Post ``text`` to the channel's chat (as a reply to ``to``): True once Twitch took it,
+        False when dropped (posting off, no free slot within 30 s, or refused by Twitch)."""
+        text = text.strip()
+        if not self.spec.post_answers or not text:
+            return False
+        now = time.monotonic()
+        slot = max(now, self._next_slot)
+        if slot - now > MAX_SLOT_WAIT_S:
+            log.info("twitch: answer dropped, the next free slot is %.0f s away", slot - now)
+            return False
+        # reserve the slot before waiting, so that concurrent answers line up one interval apart
+        self._next_slot = slot + self.spec.reply_interval_s
+        if slot > now:
+            await asyncio.sleep(slot - now)
+        if len(text) > MAX_MESSAGE_CHARS:
+            text = text[: MAX_MESSAGE_CHARS - 1] + "…"
+        body = {"broadcaster_id": self.spec.broadcaster_id, "sender_id": self.spec.bot_user_id}
+        body["message"] = text
+        if to is not None:
+            body["reply_parent_message_id"] = to.id
+        try:
+            async with self._client() as http:
+                response = await http.post("/chat/messages", json=body)
+            response.raise_for_status()
+            sent = response.json()["data"][0]
+            if sent["is_sent"] is True:
+                return True
+        except (httpx.HTTPError, ValueError, LookupError, TypeError) as exc:
+            log.warning("twitch: answer not posted: %s", exc)
+            return False
+        log.warning("twitch: Twitch dropped the answer: %s", sent.get("drop_reason"))
+        return False
