@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
@@ -20,8 +21,14 @@ from assistant.connectors.base import (
     SourceEnded,
 )
 from assistant.connectors.sink import ConnectorMetrics, RoomSink
-from assistant.connectors.specs import ConnectorSettings, ConnectorSpec, RelaySpec, build
-from assistant.errors import Invalid, NotFound, Unauthorized
+from assistant.connectors.specs import (
+    ConnectorSettings,
+    ConnectorSpec,
+    RelaySpec,
+    StreamSpec,
+    build,
+)
+from assistant.errors import Forbidden, Invalid, NotFound, Unauthorized
 from assistant.events import Answer, Event, new_id
 from assistant.supervise import Backoff
 from assistant.tasks import TaskSet
@@ -79,6 +86,12 @@ class Connectors:
         room = self._rooms.setdefault(room_id, {})
         if len(room) >= self.settings.max_per_room:
             raise Invalid(f"a room runs at most {self.settings.max_per_room} connectors")
+        if isinstance(spec, StreamSpec) and not self.settings.allow_local_sources:
+            if spec.listen or urlsplit(spec.url).scheme.lower() in {"", "file"}:
+                raise Forbidden(
+                    "files and listening ports of this machine need"
+                    " LCA_CONNECTORS__ALLOW_LOCAL_SOURCES=true"
+                )
         cid = f"{spec.kind}-{new_id()[:8]}"
         status = ConnectorStatus(id=cid, kind=spec.kind, state="starting", since=time.time())
         platform = spec.platform if isinstance(spec, RelaySpec) else spec.kind

@@ -120,3 +120,6 @@ class ConnectorSettings(BaseModel):
     backoff_first_s: float = Field(default=1.0, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)
     activity_per_s: float = Field(default=20.0, gt=0)
+    # A stream connector that reads a file of this machine or listens on a port of it: off
+    # unless the operator allows it, as a room host is not the machine's administrator.
+    allow_local_sources: bool = False

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosedError
 
 from assistant.brain.llm.settings import AnswerSettings, LLMSettings
 from assistant.catalog import Catalog
-from assistant.events import Answer
+from assistant.events import Answer, Role
 from assistant.rooms import RoomCreated
 from tests.conftest import DEMO_CATALOG, demo_room, make_settings, ws_url
 from tests.server import serve
@@ -40,7 +40,7 @@ async def app(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, RoomCrea
         yield http, await demo_room(http), url
 
 
-def auth(room: RoomCreated, role: str = "host") -> dict[str, str]:
+def auth(room: RoomCreated, role: Role = "host") -> dict[str, str]:
     return {"Authorization": f"Bearer {room.tokens[role]}"}
 
 
