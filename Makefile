@@ -60,7 +60,7 @@ $(FAST)/.installed: pyproject.toml
 	touch $@
 
 test-fast: $(FAST)/.installed
-	LCA_FAST_LANE=1 $(FAST)/bin/python -m pytest -m "not slow and not redis and not browser and not postgres"
+	LCA_FAST_LANE=1 $(FAST)/bin/python -m pytest -n 2 -m "not slow and not redis and not browser and not postgres"
 
 lint: $(DEPS)
 	$(VENV)/bin/ruff check .
@@ -78,6 +78,7 @@ bench: install redis
 	$(PY) -m bench.abuse
 	$(PY) -m bench.store
 	$(PY) -m bench.scale
+	$(PY) -m bench.connectors
 
 clean:
 	rm -rf $(VENV) $(FAST) var .mypy_cache .ruff_cache .pytest_cache

@@ -52,5 +52,8 @@ class RoomClient:
 
 @asynccontextmanager
 async def room_client(url: str) -> AsyncIterator[RoomClient]:
-    async with connect(url, max_size=None) as conn:
+    # Unbounded receive queue: a test that leaves events unread must not stall the close
+    # handshake (websockets stops reading past max_queue, so the server's close frame waits
+    # behind them for the 10 s close timeout).
+    async with connect(url, max_size=None, max_queue=None) as conn:
         yield RoomClient(conn)

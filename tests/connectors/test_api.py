@@ -123,3 +123,19 @@ async def test_the_relay_socket_answers_each_batch_and_survives_bad_ones(
         with pytest.raises(ConnectionClosedError):
             await refused.recv()
     assert refused.close_code == 4401
+
+
+async def test_a_host_cannot_make_the_service_read_its_files_or_listen(
+    app: tuple[httpx.AsyncClient, RoomCreated, str],
+) -> None:
+    http, room, _ = app
+    path = f"/v1/rooms/{room.room_id}/connectors"
+    for spec in (
+        {"kind": "stream", "url": "/etc/passwd"},
+        {"kind": "stream", "url": "file:///var/lib/secret.mp4"},
+        {"kind": "stream", "url": "rtmp://0.0.0.0:1935/live/x", "listen": True},
+        {"kind": "stream", "url": "pipe:0"},
+    ):
+        resp = await http.post(path, json=spec, headers=auth(room))
+        assert resp.status_code in (403, 422), (spec, resp.text)
+    assert (await http.get(path, headers=auth(room))).json() == []

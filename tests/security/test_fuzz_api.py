@@ -96,6 +96,7 @@ def fuzzer(
     return fuzz
 
 
+@pytest.mark.slow  # about 11 s of fuzzing: in `make test`, not the fast lane
 def test_no_http_request_errors_or_hangs(live: Live, subtests: pytest.Subtests) -> None:
     # schemathesis's own pytest integration (from_fixture) fails on pytest 9 (Node._nodeid is
     # gone), so each operation and caller is a hypothesis test of its strategies, in a subtest.
@@ -179,6 +180,7 @@ def assert_kept(live: Live, events: list[Event]) -> int:
     return len(acked)
 
 
+@pytest.mark.slow
 def test_fuzzed_socket_messages_get_typed_replies_and_the_room_survives(live: Live) -> None:
     room = live.ws_room
 
