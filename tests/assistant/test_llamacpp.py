@@ -68,14 +68,18 @@ async def test_streams_pieces(gemma: LlamaCppLLM) -> None:
 async def test_long_job_does_not_starve_other_room(gemma: LlamaCppLLM) -> None:
     await gemma.start()
     done: dict[str, float] = {}
+    long_began = asyncio.Event()
 
-    async def run(room: str, tokens: int, delay: float) -> None:
-        await asyncio.sleep(delay)
+    async def run(room: str, tokens: int, began: asyncio.Event) -> None:
         async for _ in gemma.stream(PROMPT, max_tokens=tokens, temperature=0.0, room_id=room):
-            pass
+            began.set()
         done[room] = time.perf_counter()
 
-    await asyncio.gather(run("long", 40, 0.0), run("short", 3, 0.3))
+    async def after_the_long_one_began() -> None:
+        await long_began.wait()  # the short job arrives while the long one is generating
+        await run("short", 3, asyncio.Event())
+
+    await asyncio.gather(run("long", 40, long_began), after_the_long_one_began())
     assert done["short"] < done["long"]
     assert gemma.preemptions >= 1
 
@@ -84,12 +88,14 @@ async def test_long_job_does_not_starve_other_room(gemma: LlamaCppLLM) -> None:
 async def test_close_fails_pending_jobs(gemma: LlamaCppLLM) -> None:
     await gemma.start()
 
+    streaming = asyncio.Event()
+
     async def consume() -> None:
         async for _ in gemma.stream(PROMPT, max_tokens=400, room_id="x"):
-            pass
+            streaming.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(streaming.wait(), 30)
     await gemma.close()
     with pytest.raises((LLMUnavailable, asyncio.CancelledError)):
         await asyncio.wait_for(task, 5)

@@ -22,6 +22,7 @@ from assistant.stage import StageOwner
 from assistant.store import RoomRecord, SqliteStore
 from tests.services import core_services
 from tests.vision.conftest import png, render_frame, sk
+from tests.waits import until
 from vision.backends import Models
 from vision.capability import VisionCapability
 
@@ -104,14 +105,14 @@ async def test_host_pin_overrides_vision(rig: tuple[VisionCapability, StageOwner
     updates = await open_room(vision, "r2", demo_products(), stage)
     bus = vision.services.bus
     await bus.publish(StageSet(room_id="r2", sku="HM-CUP-316-500"))
-    await asyncio.sleep(0.05)
+    await until(lambda: stage.sku("r2") == "HM-CUP-316-500")
     frame = png(render_frame(["玻尿酸保湿精华液 30ml"]))
     for _ in range(2):
         update = await send(vision, "r2", frame, updates)
         assert update.stage.sku == "HM-CUP-316-500" and update.stage.pinned
         assert update.new_product is False
     await bus.publish(StageSet(room_id="r2", sku=None))
-    await asyncio.sleep(0.05)
+    await until(lambda: (current := stage.current("r2")) is not None and current.source != "pin")
     update = await send(vision, "r2", frame, updates)
     assert update.stage.sku == SERUM and not update.stage.pinned
 
@@ -168,9 +169,7 @@ async def test_bad_frame_is_skipped(vision: VisionCapability) -> None:
     def failed() -> float:
         return vision.services.registry.get_sample_value("vision_pass_failures_total") or 0.0
 
-    async with asyncio.timeout(30):  # the bad frame's pass has ended before the next is sent
-        while not failed():  # noqa: ASYNC110 - a counter has no event to wait on
-            await asyncio.sleep(0.01)
+    await until(lambda: failed() > 0, timeout=30)  # that pass ended before the next frame
     good = await send(vision, "r5", png(render_frame([])), updates)
     assert good.width == 1280
     assert failed() == 1
