@@ -263,11 +263,14 @@ class ScriptDelta(EventBase):
     audience = HOST
 
 
+SectionKind = Literal["hook", "point", "proof", "price", "cta"]
+
+
 class ScriptSection(BaseModel):
     """One part of a script's plan as written: hook, point, proof, price or cta."""
 
     index: int
-    kind: str
+    kind: SectionKind
     text: str
 
 

@@ -15,12 +15,11 @@ from assistant.connectors.base import ConnectorStatus
 from assistant.events import StageChanged, VisionUpdate
 from assistant.live import Latency, LiveSnapshot
 from assistant.plugins import CapabilityStatus, StatusReporter
-from assistant.store import ChatRecord, ChatStatus, RoomRecord
+from assistant.store import ChatRecord, ChatStatus, OutputKind, RoomRecord
 from assistant.supervise import LoopState
 
 router = APIRouter()
 HostOnly = Depends(host_only)
-OutputKind = Literal["script", "answer", "compliance", "recommendation"]
 
 
 class RoomHealth(BaseModel):

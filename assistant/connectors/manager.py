@@ -37,6 +37,11 @@ from assistant.triage import Triage
 log = logging.getLogger(__name__)
 
 
+def _local(spec: StreamSpec) -> bool:
+    """A stream that reads a file of this machine or listens on one of its ports."""
+    return spec.listen or urlsplit(spec.url).scheme.lower() in {"", "file"}
+
+
 @dataclass
 class Running:
     """One connector of one room, with what it feeds and how it is doing."""
@@ -86,12 +91,11 @@ class Connectors:
         room = self._rooms.setdefault(room_id, {})
         if len(room) >= self.settings.max_per_room:
             raise Invalid(f"a room runs at most {self.settings.max_per_room} connectors")
-        if isinstance(spec, StreamSpec) and not self.settings.allow_local_sources:
-            if spec.listen or urlsplit(spec.url).scheme.lower() in {"", "file"}:
-                raise Forbidden(
-                    "files and listening ports of this machine need"
-                    " LCA_CONNECTORS__ALLOW_LOCAL_SOURCES=true"
-                )
+        if isinstance(spec, StreamSpec) and not self.settings.allow_local_sources and _local(spec):
+            raise Forbidden(
+                "files and listening ports of this machine need"
+                " LCA_CONNECTORS__ALLOW_LOCAL_SOURCES=true"
+            )
         cid = f"{spec.kind}-{new_id()[:8]}"
         status = ConnectorStatus(id=cid, kind=spec.kind, state="starting", since=time.time())
         platform = spec.platform if isinstance(spec, RelaySpec) else spec.kind

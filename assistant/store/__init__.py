@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from assistant.store.base import ChatRecord, ChatStatus, Lease, RoomRecord, Store, hash_token
+from assistant.store.base import (
+    ChatRecord,
+    ChatStatus,
+    Lease,
+    OutputKind,
+    RoomRecord,
+    Store,
+    hash_token,
+)
 from assistant.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -28,6 +36,7 @@ __all__ = [
     "ChatRecord",
     "ChatStatus",
     "Lease",
+    "OutputKind",
     "RoomRecord",
     "SqliteStore",
     "Store",

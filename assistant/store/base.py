@@ -9,8 +9,10 @@ from pydantic import BaseModel
 
 from assistant.catalog import Catalog
 from assistant.events import Chat, Role
+from assistant.understand.types import Intent
 
 ChatStatus = Literal["queued", "answered", "skipped"]
+OutputKind = Literal["script", "answer", "compliance", "recommendation"]
 
 
 def hash_token(token: str) -> str:
@@ -38,7 +40,7 @@ class ChatRecord(BaseModel):
     reason: str | None
     dup_of: str | None
     priority: float
-    intent: str | None
+    intent: Intent | None
     answer: str | None
 
 
@@ -114,10 +116,12 @@ class Store(Protocol):
         """Lines from ``since``, oldest first: the first ``limit``, or with ``newest`` the last."""
 
     async def add_output(
-        self, room_id: str, kind: str, body: dict[str, Any], ref: str | None = None
+        self, room_id: str, kind: OutputKind, body: dict[str, Any], ref: str | None = None
     ) -> None: ...
 
-    async def outputs(self, room_id: str, kind: str, limit: int = 100) -> list[dict[str, Any]]:
+    async def outputs(
+        self, room_id: str, kind: OutputKind, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """The newest ``limit`` outputs of a kind, oldest first."""
 
     async def put_state(self, room_id: str, key: str, body: dict[str, Any]) -> None: ...

@@ -10,7 +10,14 @@ from typing import Any
 from assistant.catalog import Catalog
 from assistant.errors import NotFound
 from assistant.events import Chat, Role, User
-from assistant.store.base import ChatRecord, ChatStatus, Lease, RoomRecord, hash_token
+from assistant.store.base import (
+    ChatRecord,
+    ChatStatus,
+    Lease,
+    OutputKind,
+    RoomRecord,
+    hash_token,
+)
 
 # {real} and {serial} are the one difference between the dialects' DDL.
 SCHEMA = [
@@ -237,12 +244,14 @@ class SqlStore:
     # -- generated outputs and per-room state --------------------------------------------------
 
     async def add_output(
-        self, room_id: str, kind: str, body: dict[str, Any], ref: str | None = None
+        self, room_id: str, kind: OutputKind, body: dict[str, Any], ref: str | None = None
     ) -> None:
         text = json.dumps(body, ensure_ascii=False)
         await self._execute(QUERIES["add_output"], room_id, kind, ref, text, time.time())
 
-    async def outputs(self, room_id: str, kind: str, limit: int = 100) -> list[dict[str, Any]]:
+    async def outputs(
+        self, room_id: str, kind: OutputKind, limit: int = 100
+    ) -> list[dict[str, Any]]:
         rows = await self._fetch(QUERIES["outputs"], room_id, kind, limit)
         return [json.loads(r[0]) for r in reversed(rows)]
 

@@ -8,8 +8,8 @@ from pydantic import BaseModel
 
 from assistant.brain.answers.facts import short_name
 from assistant.catalog import Product, ShopInfo
+from assistant.events import SectionKind
 
-SectionKind = Literal["hook", "point", "proof", "price", "cta"]
 # What each style leans on between the hook and the price: selling points or proof from the card.
 _MIDDLE = {
     "energetic": ("point", "point", "proof", "point", "proof", "point"),
