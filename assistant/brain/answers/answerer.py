@@ -25,7 +25,7 @@ from assistant.brain.answers.part import BrainPart
 from assistant.brain.answers.prompts import answer_messages
 from assistant.brain.answers.room import RoomContext
 from assistant.brain.answers.select import pick_product, select_fact
-from assistant.brain.answers.stream import FactMismatch, guarded_clauses
+from assistant.brain.answers.stream import Budget, ClauseGuard, FactMismatch, guarded_clauses
 from assistant.brain.llm.base import LLM, LLMUnavailable
 from assistant.brain.llm.settings import AnswerSettings
 from assistant.catalog import Product
@@ -230,26 +230,27 @@ class Answerer(BrainPart[AnswerSettings]):
         source = catalog_numbers_text(room.catalog, product) + "\n" + draft.text
         facts = f"{product.title}\n{draft.text}"  # short prompt: fast first token
         prefix = f"@{chat.user.name} "
+        messages = answer_messages(item.understanding.language, facts, chat.text, chat.user.name)
         for attempt in range(self.settings.retries + 1):
-            draft.changes = []
+            guard = ClauseGuard(
+                source,
+                self.gate,
+                product.category,
+                allowed_extra=numbers(chat.user.name),
+                allowed_prices=catalog_prices(room.catalog, product),
+            )
+            draft.changes = guard.changes  # what the gate rewrote is audited with the answer
+            budget = Budget(
+                max_tokens=self.settings.max_answer_tokens,
+                room_id=f"{room.room_id}/answer",
+                first_timeout=s.first_token_timeout_s,
+                total_timeout=s.timeout_s,
+                temperature=None if attempt == 0 else 0.0,
+            )
             sent: list[str] = []
             first: float | None = None
             try:
-                async for clause in guarded_clauses(
-                    self.llm,
-                    answer_messages(item.understanding.language, facts, chat.text, chat.user.name),
-                    source=source,
-                    gate=self.gate,
-                    category=product.category,
-                    changes=draft.changes,
-                    max_tokens=self.settings.max_answer_tokens,
-                    room_id=f"{room.room_id}/answer",
-                    first_timeout=s.first_token_timeout_s,
-                    total_timeout=s.timeout_s,
-                    allowed_extra=numbers(chat.user.name),
-                    allowed_prices=catalog_prices(room.catalog, product),
-                    temperature=None if attempt == 0 else 0.0,
-                ):
+                async for clause in guarded_clauses(self.llm, messages, guard, budget):
                     piece = (prefix if not sent else "") + clause
                     first = first if first is not None else time.perf_counter() - t0
                     sent.append(piece)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from assistant.brain.answers.guard import check, numbers
 from assistant.brain.llm.base import LLM, LLMTimeout, Message
@@ -62,46 +63,66 @@ async def timed(
             await closer()
 
 
-async def guarded_clauses(
-    llm: LLM,
-    messages: list[Message],
-    *,
-    source: str,
-    gate: ComplianceGate,
-    category: str | None,
-    changes: list[Change],
-    max_tokens: int,
-    room_id: str,
-    first_timeout: float,
-    total_timeout: float,
-    allowed_extra: set[str] | None = None,
-    allowed_prices: set[str] | None = None,
-    temperature: float | None = None,
-) -> AsyncIterator[str]:
-    """Yield compliant, fact-checked clauses; raise FactMismatch on the first unbacked one."""
-    extra = allowed_extra or set()
-    raw = llm.stream(messages, max_tokens=max_tokens, room_id=room_id, temperature=temperature)
-    buf = ""
+@dataclass
+class ClauseGuard:
+    """What each streamed clause is checked against: the text its numbers must come from
+    (``source``, plus ``allowed_extra``), the prices it may state, and the compliance gate;
+    ``changes`` records every rewrite the gate made."""
 
-    def vet(clause: str) -> str:
-        result = check(clause, source, allowed_extra=extra, allowed_prices=allowed_prices)
+    source: str
+    gate: ComplianceGate
+    category: str | None
+    allowed_extra: set[str] = field(default_factory=set)
+    allowed_prices: set[str] | None = None
+    changes: list[Change] = field(default_factory=list)
+
+    def vet(self, clause: str) -> str:
+        result = check(
+            clause,
+            self.source,
+            allowed_extra=self.allowed_extra,
+            allowed_prices=self.allowed_prices,
+        )
         if not result.ok:
             raise FactMismatch(result.bad, clause)
-        rewritten = gate.rewrite(clause, category=category)
-        changes.extend(rewritten.changes)
+        rewritten = self.gate.rewrite(clause, category=self.category)
+        self.changes.extend(rewritten.changes)
         return rewritten.text
 
-    async for piece in timed(raw, first_timeout, total_timeout):
+
+@dataclass(frozen=True)
+class Budget:
+    """How much one model call may take: tokens, and seconds to its first and its last."""
+
+    max_tokens: int
+    room_id: str
+    first_timeout: float
+    total_timeout: float
+    temperature: float | None = None
+
+
+async def guarded_clauses(
+    llm: LLM, messages: list[Message], guard: ClauseGuard, budget: Budget
+) -> AsyncIterator[str]:
+    """Yield compliant, fact-checked clauses; raise FactMismatch on the first unbacked one."""
+    raw = llm.stream(
+        messages,
+        max_tokens=budget.max_tokens,
+        room_id=budget.room_id,
+        temperature=budget.temperature,
+    )
+    buf = ""
+    async for piece in timed(raw, budget.first_timeout, budget.total_timeout):
         buf += piece
         clauses, buf = _split(buf)
         for clause in clauses:
-            text = vet(clause)
+            text = guard.vet(clause)
             if text.strip():
                 yield text
     if buf.strip():
-        text = vet(buf)
+        text = guard.vet(buf)
         if text.strip():
             yield text
 
 
-__all__ = ["FactMismatch", "guarded_clauses", "numbers", "timed"]
+__all__ = ["Budget", "ClauseGuard", "FactMismatch", "guarded_clauses", "numbers", "timed"]

@@ -7,6 +7,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from assistant.approved import Approved, ApprovedScript
@@ -49,6 +50,19 @@ _TOPIC = {
 }
 # Kept in a shortened script: the hook, the first thing said about the product, price and call.
 _SHORT_KEEP = 2
+
+
+@dataclass(frozen=True)
+class Job:
+    """One script being written: for whom, from what, and what it said so far (``said``)."""
+
+    room: RoomContext
+    req: ScriptRequest
+    product: Product
+    plan: Plan
+    said: Said
+    recent: list[str]  # the product's recent scripts, which this one must not repeat
+    started: float
 
 
 class ScriptWriter(BrainPart[ScriptSettings]):
@@ -166,20 +180,12 @@ class ScriptWriter(BrainPart[ScriptSettings]):
                 model_sections=self.settings.model_sections if self.llm is not None else 0,
             )
             kept = []
-        started = time.monotonic()
-        sections = await self._sections(room, req, product, plan, kept, said)
-        return await self._finish(room, req, product, plan, sections, said, recent, started)
+        job = Job(room, req, product, plan, said, recent, started=time.monotonic())
+        return await self._finish(job, await self._sections(job, kept))
 
-    async def _sections(
-        self,
-        room: RoomContext,
-        req: ScriptRequest,
-        product: Product,
-        plan: Plan,
-        kept: list[ScriptSection],
-        said: Said,
-    ) -> list[ScriptSection]:
+    async def _sections(self, job: Job, kept: list[ScriptSection]) -> list[ScriptSection]:
         """Each section of the plan in order: kept as it was, dropped (shorten), or written."""
+        room, req, product, plan, said = job.room, job.req, job.product, job.plan, job.said
         note = await self._context(room, plan.language) if req.action == "write" else ""
         name = short_name(product, plan.language)
         middle = [i for i, s in enumerate(plan.sections) if s.kind in ("point", "proof")]
@@ -203,7 +209,7 @@ class ScriptWriter(BrainPart[ScriptSettings]):
                     continue  # long enough: the rest of the card waits for the next script
                 said.planned.append(i)
             texts: list[str] = []
-            async for text in self._section(room, req, product, plan, section, name, note, said):
+            async for text in self._section(job, section, name=name, note=note):
                 texts.append(text)
                 await self.bus.publish(
                     ScriptDelta(
@@ -223,22 +229,15 @@ class ScriptWriter(BrainPart[ScriptSettings]):
         return out
 
     async def _section(
-        self,
-        room: RoomContext,
-        req: ScriptRequest,
-        product: Product,
-        plan: Plan,
-        section: Section,
-        name: str,
-        note: str,
-        said: Said,
+        self, job: Job, section: Section, *, name: str, note: str
     ) -> AsyncIterator[str]:
+        room, plan = job.room, job.plan
         llm: LLM | None = self.llm
-        composer = self._composer(room, product)
+        composer = self._composer(room, job.product)
         kw: dict[str, Any] = {
             "name": name,
             "note": note,
-            "said": said,
+            "said": job.said,
             "room_id": f"{room.room_id}/script",
             "first_timeout": self.settings.first_token_timeout_s,
             "total_timeout": self.settings.section_timeout_s,
@@ -256,17 +255,8 @@ class ScriptWriter(BrainPart[ScriptSettings]):
     def _length(sections: list[ScriptSection]) -> int:
         return sum(len(s.text) for s in sections)
 
-    async def _finish(
-        self,
-        room: RoomContext,
-        req: ScriptRequest,
-        product: Product,
-        plan: Plan,
-        sections: list[ScriptSection],
-        said: Said,
-        recent: list[str],
-        started: float,
-    ) -> Script:
+    async def _finish(self, job: Job, sections: list[ScriptSection]) -> Script:
+        room, req, product, plan, said = job.room, job.req, job.product, job.plan, job.said
         joiner = " " if plan.language == "en" else ""
         text = joiner.join(s.text for s in sections)
         await audit_output(self.store, room.room_id, text, said.changes, source="script",
@@ -293,10 +283,10 @@ class ScriptWriter(BrainPart[ScriptSettings]):
             )
         body = script.model_dump(mode="json") | {
             "plan": plan.model_dump(mode="json"),
-            "overlap": containment(text, recent),
+            "overlap": containment(text, job.recent),
             "rejected": said.rejected,
             "compliance_changes": len(said.changes),
-            "seconds_taken": round(time.monotonic() - started, 3),
+            "seconds_taken": round(time.monotonic() - job.started, 3),
         }
         await self.store.add_output(room.room_id, "script", body, ref=req.id)
         return script
