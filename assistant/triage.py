@@ -158,12 +158,14 @@ class Triage:
         skus = tuple(understood.skus)
         first = self._duplicate_of(room, grams, skus, now)
         if first is not None:
+            # One write: the line, its link and (when the first is answered) its answer.
             await self.store.add_chat(
                 chat,
                 first.status,
                 dup_of=first.chat_id,
                 priority=understood.priority,
                 intent=understood.intent,
+                answer=first.answer,
             )
             await self._announce(chat)
             # The host sees the link at once; the sender gets the same ack as its reply.
@@ -173,7 +175,6 @@ class Triage:
                 )
             )
             if first.answer is not None:
-                await self.store.set_chat_status(chat.id, "answered", answer=first.answer)
                 await self._announce(
                     Answer(
                         room_id=chat.room_id,

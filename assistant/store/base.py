@@ -13,6 +13,8 @@ from assistant.understand.types import Intent
 
 ChatStatus = Literal["queued", "answered", "skipped"]
 OutputKind = Literal["script", "answer", "compliance", "recommendation"]
+# What triage read a line as; lines skipped as spam before they are read say "spam".
+LineIntent = Intent | Literal["spam"]
 
 
 def hash_token(token: str) -> str:
@@ -40,7 +42,7 @@ class ChatRecord(BaseModel):
     reason: str | None
     dup_of: str | None
     priority: float
-    intent: Intent | None
+    intent: LineIntent | None
     answer: str | None
 
 
@@ -77,11 +79,12 @@ class Store(Protocol):
         reason: str | None = None,
         dup_of: str | None = None,
         priority: float = 0.0,
-        intent: str | None = None,
+        intent: LineIntent | None = None,
         lease: Lease | None = None,
+        answer: str | None = None,
     ) -> None:
         """Persist one chat line; returns once it is committed. A queued line carries the
-        ``lease`` of the instance that will answer it."""
+        ``lease`` of the instance that will answer it; a line answered already, its answer."""
 
     async def set_chat_status(
         self,

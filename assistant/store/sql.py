@@ -14,6 +14,7 @@ from assistant.store.base import (
     ChatRecord,
     ChatStatus,
     Lease,
+    LineIntent,
     OutputKind,
     RoomRecord,
     hash_token,
@@ -66,7 +67,8 @@ QUERIES = {
     " SET body=excluded.body, updated=excluded.updated",
     "catalog": "SELECT body FROM catalogs WHERE room_id=?",
     "insert_chat": "INSERT INTO chat (id, room_id, user_id, user_name, role, text, ts, status,"
-    " reason, dup_of, priority, intent, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    " reason, dup_of, priority, intent, owner, lease_until, answer)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     "set_status": f"{_SET} WHERE id=?",
     "set_status_owned": f"{_SET} WHERE id=? AND (owner IS NULL OR owner=?)",
     "set_status_dups": f"{_SET} WHERE dup_of=?",
@@ -171,12 +173,13 @@ class SqlStore:
         reason: str | None = None,
         dup_of: str | None = None,
         priority: float = 0.0,
-        intent: str | None = None,
+        intent: LineIntent | None = None,
         lease: Lease | None = None,
+        answer: str | None = None,
     ) -> None:
         row = (chat.id, chat.room_id, chat.user.id, chat.user.name, chat.role, chat.text,
                chat.ts, status, reason, dup_of, float(priority), intent,
-               lease.owner if lease else None, lease.until if lease else 0.0)  # fmt: skip
+               lease.owner if lease else None, lease.until if lease else 0.0, answer)  # fmt: skip
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._chat_rows.append((row, done))
         if self._chat_writer is None or self._chat_writer.done():
