@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from assistant.access import Limiter
     from assistant.bus import EventBus
+    from assistant.compliance import ComplianceGate
     from assistant.embedders import EmbedderPool
     from assistant.events import ChatTriaged, StageChanged
     from assistant.settings import Settings
@@ -75,6 +76,7 @@ class Services:
     embedders: EmbedderPool
     limiter: Limiter
     supervisor: Supervisor
+    compliance: ComplianceGate  # the Advertising Law gate every spoken or shown line passes
 
 
 class Capability(Protocol):

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from assistant.access import Limiter
 from assistant.bus import create_bus
+from assistant.compliance import load_gate
 from assistant.connectors.manager import Connectors
 from assistant.embedders import EmbedderPool
 from assistant.live import LiveView
@@ -59,6 +60,7 @@ class Runtime:
             embedders=pool,
             limiter=Limiter(settings.limits, settings.bus.redis_url),
             supervisor=Supervisor(registry),
+            compliance=load_gate(settings.compliance.rules_dir),
         )
         capabilities = [load_capability(name, services) for name in settings.capabilities]
         live = LiveView(bus)

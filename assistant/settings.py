@@ -8,12 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assistant.brain.llm.settings import (
-    AnswerSettings,
-    ComplianceSettings,
-    LLMSettings,
-    ScriptSettings,
-)
+from assistant.brain.llm.settings import AnswerSettings, LLMSettings, ScriptSettings
+from assistant.compliance.settings import ComplianceSettings
 from assistant.connectors.specs import ConnectorSettings
 from assistant.understand.settings import UnderstandSettings
 from avatar.settings import AvatarSettings

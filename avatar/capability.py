@@ -16,6 +16,7 @@ from avatar.anchor.fillers import load_lines
 from avatar.anchor.room import AnchorRoom
 from avatar.gate import Gate
 from avatar.metrics import AvatarMetrics
+from avatar.push.api import Pushes, build_router
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -42,9 +43,10 @@ class AvatarCapability:
         self._leases: dict[str, asyncio.Task[None]] = {}
         self._owner = uuid.uuid4().hex
         self._lock = asyncio.Lock()
+        self.pushes = Pushes(services)  # anchor rooms pushing their program over RTMP(S)
 
     def router(self) -> APIRouter | None:
-        return None  # audio leaves as AudioChunk events; the lead's WS layer frames them
+        return build_router(self.pushes)
 
     def status(self, room_id: str) -> CapabilityStatus | None:
         anchor = self.rooms.get(room_id)
@@ -71,7 +73,7 @@ class AvatarCapability:
 
     def _filler_lines(self, language: str) -> list[str]:
         if self._gate is None:
-            self._gate = Gate(self.settings.compliance_dir)
+            self._gate = Gate(self.services.compliance)
         if language not in self._lines:
             raw = load_lines(self.settings.fillers_path, language)
             gated = [self._gate.rewrite(line) for line in raw]
@@ -157,6 +159,7 @@ class AvatarCapability:
                 await self.services.bus.release(_lease(room_id), self._owner)
 
     async def close(self) -> None:
+        await self.pushes.close()
         for room_id in list(self._leases):
             await self.close_room(room_id)
         if self._tts is not None:

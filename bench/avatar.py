@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog, Product
+from assistant.compliance import load_gate
 from assistant.events import AudioChunk, Event, Script, ScriptRequest
 from assistant.plugins import RoomInfo
 from assistant.store import SqliteStore, Store
@@ -108,11 +109,9 @@ class Replier:
 
 async def rooms_at(n: int, seconds: float, tts: ThreadedTTS, store: Store) -> dict[str, Any]:
     bus = MemoryBus(queue_size=4096)
-    settings = AvatarSettings(
-        compliance_dir=ROOT / "data/compliance", fillers_path=ROOT / "data/avatar/fillers.json"
-    )
+    settings = AvatarSettings(fillers_path=ROOT / "data/avatar/fillers.json")
     metrics = AvatarMetrics(CollectorRegistry())
-    gate = Gate(settings.compliance_dir)
+    gate = Gate(load_gate(ROOT / "data/compliance"))
     lines = load_lines(settings.fillers_path, "zh")
     catalog = Catalog(products=[Product(sku="A", title="a", price=9.9, stock=1, category="x")])
     loop = asyncio.get_running_loop()

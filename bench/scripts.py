@@ -288,7 +288,7 @@ async def with_anchor(rig: Rig, store: Store, llm: LLM, tts: ThreadedTTS) -> Anc
         tts=tts,
         settings=settings,
         metrics=AvatarMetrics(CollectorRegistry()),
-        gate=Gate(settings.compliance_dir),
+        gate=Gate(load_gate(ROOT / "data/compliance")),
         lines=load_lines(settings.fillers_path, "zh"),
     )
     await anchor.start()

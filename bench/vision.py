@@ -24,6 +24,7 @@ from skimage import data
 from assistant.access import Limiter
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog
+from assistant.compliance import load_gate
 from assistant.embedders import EmbedderPool
 from assistant.events import ChatTriaged, Frame, VisionUpdate
 from assistant.plugins import RoomInfo, Services
@@ -154,6 +155,7 @@ def _capability(models: Models, bus: MemoryBus, store: Store) -> VisionCapabilit
         EmbedderPool(),
         limiter,
         Supervisor(registry),
+        load_gate(settings.compliance.rules_dir),
     )
     return VisionCapability(services, models.settings, models)
 

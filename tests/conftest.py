@@ -22,6 +22,7 @@ from tests.server import serve
 # `make test` collects all: CI skips nothing.
 MODEL_TESTS = ["vision", "web", "recommend", "assistant/test_llamacpp.py"]
 MODEL_TESTS += ["assistant/test_real_model.py", "faults"]
+MODEL_TESTS += ["avatar/test_push.py"]  # PyAV (the connectors extra) is not in the fast lane
 # the connectors that need PyAV (the [connectors] extra) for their clips and JPEGs
 MODEL_TESTS += ["connectors/test_stream.py", "connectors/test_obs.py"]
 collect_ignore = MODEL_TESTS if os.environ.get("LCA_FAST_LANE") == "1" else []

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry
 
 from assistant.access import Limiter
 from assistant.bus import EventBus
+from assistant.compliance import load_gate
 from assistant.embedders import EmbedderPool
 from assistant.plugins import Backlog, Services
 from assistant.settings import Settings
@@ -13,6 +16,8 @@ from assistant.stage import StageOwner
 from assistant.store import Store
 from assistant.supervise import Supervisor
 from tests.fakes.backlog import IdleBacklog
+
+COMPLIANCE = Path(__file__).resolve().parent.parent / "data" / "compliance"
 
 
 def core_services(
@@ -35,5 +40,6 @@ def core_services(
         embedders=EmbedderPool(),
         limiter=Limiter(settings.limits, settings.bus.redis_url),
         supervisor=Supervisor(registry),
+        compliance=load_gate(COMPLIANCE),
     )
     return services, stage

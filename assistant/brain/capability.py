@@ -19,7 +19,7 @@ from assistant.brain.llm.settings import AnswerSettings, LLMSettings, ScriptSett
 from assistant.brain.scripts.writer import ScriptWriter
 from assistant.bus import BusUnavailable
 from assistant.catalog import Product
-from assistant.compliance import ComplianceGate, load_gate
+from assistant.compliance import ComplianceGate
 from assistant.events import (
     CatalogUpdated,
     ChatTriaged,
@@ -62,7 +62,7 @@ class Brain:
         self.llm_settings = llm_settings or s.llm
         self.answer_settings = answer_settings or s.answers
         self.script_settings = script_settings or s.scripts
-        self.gate = gate or load_gate(s.compliance.rules_dir)
+        self.gate = gate or services.compliance
         self._own_llm = llm is None  # an injected model is shared: its owner closes it
         self.llm = llm if llm is not None else create_llm(self.llm_settings, Path(s.model_dir))
         self.metrics = BrainMetrics(services.registry)

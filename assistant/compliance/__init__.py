@@ -3,11 +3,13 @@
 from assistant.compliance.audit import audit, audit_output
 from assistant.compliance.gate import Change, ComplianceGate, Hit, Rewrite, load_gate
 from assistant.compliance.rules import ComplianceError, Rule, load_rules
+from assistant.compliance.settings import ComplianceSettings
 
 __all__ = [
     "Change",
     "ComplianceError",
     "ComplianceGate",
+    "ComplianceSettings",
     "Hit",
     "Rewrite",
     "Rule",

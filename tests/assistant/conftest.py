@@ -137,7 +137,7 @@ async def harness(store: Store, gate: ComplianceGate) -> AsyncIterator[HarnessFa
         services = Services(settings=Settings(), bus=bus, store=store, registry=registry,
                             backlog=backlog, stage=stage, embedders=pool,
                             limiter=Limiter(LimitSettings(), ""),
-                            supervisor=Supervisor(registry))  # fmt: skip
+                            supervisor=Supervisor(registry), compliance=gate)  # fmt: skip
         ls = llm_settings or LLMSettings(backend="none" if llm is None else "llamacpp",
                                          first_token_timeout_s=2.0, timeout_s=5.0)  # fmt: skip
         brain = Brain(services, llm=llm, gate=gate, llm_settings=ls,

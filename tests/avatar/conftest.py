@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from assistant.bus.memory import MemoryBus
 from assistant.catalog import Catalog, Product
+from assistant.compliance import load_gate
 from assistant.events import AudioChunk, Event, Subtitle
 from assistant.plugins import RoomInfo
 from assistant.store import SqliteStore, Store
@@ -38,7 +39,6 @@ def room_info(skus: tuple[str, ...] = ("A", "B", "C"), mode: str = "anchor") -> 
 
 def avatar_settings(**kw: object) -> AvatarSettings:
     base: dict[str, object] = {
-        "compliance_dir": ROOT / "data" / "compliance",
         "fillers_path": ROOT / "data" / "avatar" / "fillers.json",
         "persist_interval_s": 0.0,
     }
@@ -58,7 +58,7 @@ def anchor_room(
         tts=tts,
         settings=settings,
         metrics=AvatarMetrics(registry),
-        gate=Gate(settings.compliance_dir),
+        gate=Gate(load_gate(ROOT / "data" / "compliance")),
         lines=load_lines(settings.fillers_path, "zh"),
     )
 

@@ -31,7 +31,7 @@ async def test_only_anchor_rooms_speak_and_close_stops_all(
 ) -> None:
     fake = FakeTTS(seconds_per_char=0.01)
     cap = AvatarCapability(services(bus, store, registry, tmp_path), tts=fake)
-    assert cap.name == "avatar" and cap.router() is None
+    assert cap.name == "avatar" and cap.router() is not None  # the anchor push routes
     heard = Heard()
     await listen(bus, heard)
     await cap.open_room(room_info(mode="host"))

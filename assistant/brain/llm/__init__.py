@@ -14,7 +14,6 @@ from assistant.brain.llm.base import (
 )
 from assistant.brain.llm.settings import (
     AnswerSettings,
-    ComplianceSettings,
     LLMSettings,
     ScriptSettings,
 )
@@ -23,7 +22,6 @@ __all__ = [
     "LLM",
     "AnswerSettings",
     "BadStructuredOutput",
-    "ComplianceSettings",
     "LLMSettings",
     "LLMTimeout",
     "LLMUnavailable",

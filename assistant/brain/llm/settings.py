@@ -48,12 +48,6 @@ class AnswerSettings(BaseModel):
     fact_plausible_score: float = Field(default=0.45, ge=0, le=1)
 
 
-class ComplianceSettings(BaseModel):
-    """Where the Advertising Law word lists live."""
-
-    rules_dir: Path = Path("data/compliance")
-
-
 class ScriptSettings(BaseModel):
     """Sales scripts: timing, the speaking rate their length is sized by, and history."""
 
