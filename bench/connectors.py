@@ -16,17 +16,16 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from assistant.brain.llm.settings import AnswerSettings, LLMSettings
 from assistant.catalog import Catalog
 from assistant.connectors.bilibili.commands import parse
 from assistant.connectors.bilibili.packets import unpack
 from assistant.connectors.relay import parse_relay
-from assistant.connectors.specs import BilibiliSpec, TwitchSpec
+from assistant.connectors.specs import TwitchSpec
 from assistant.connectors.twitch import TwitchConnector
 from assistant.settings import LimitSettings
 from bench.common import median, pct, write_result
 from bench.ingest import ingest_figures
-from tests.conftest import DEMO_CATALOG, demo_room, make_settings, ws_url
+from tests.conftest import DEMO_CATALOG, catalog_brain_settings, demo_room, ws_url
 from tests.fakes.bilibili_server import commands_frame, running_fake
 from tests.fakes.connector_sink import RecordingSink
 from tests.fakes.twitch_server import chat, fake_twitch
@@ -125,14 +124,11 @@ async def answer_figures(questions: int, tmp: str) -> dict[str, Any]:
     """Platform message to answer on the host's socket, through a fake Bilibili, against the
     same questions asked on the room's own viewer socket, in the same service."""
     many = "10000/minute"  # every viewer of the bench comes from 127.0.0.1
-    settings = make_settings(
+    settings = catalog_brain_settings(
         Path(tmp),
         limits=LimitSettings(
             connects_per_address=many, viewer_per_address=many, viewer_per_room=many
         ),
-        capabilities=["brain"],
-        llm=LLMSettings(backend="none"),
-        answers=AnswerSettings(phrase_with_llm=False),
     )
     catalog = Catalog.model_validate_json(DEMO_CATALOG.read_text(encoding="utf-8"))
     titles = [p.title for p in catalog.products if p.stock > 0]
@@ -147,14 +143,7 @@ async def answer_figures(questions: int, tmp: str) -> dict[str, Any]:
     ):
         room = await demo_room(http)
         host = {"Authorization": f"Bearer {room.tokens['host']}"}
-        spec = BilibiliSpec(
-            app_id=fake.app_id,
-            access_key_id=fake.access_key_id,
-            access_key_secret=SecretStr(fake.secret),
-            code=fake.code,
-            api_base=fake.http_url,
-        )
-        body = json.loads(spec.model_dump_json()) | {"access_key_secret": fake.secret}
+        body = fake.open_spec()
         started = await http.post(f"/v1/rooms/{room.room_id}/connectors", json=body, headers=host)
         assert started.status_code == 201, started.text
         await fake.until(lambda: bool(fake.auths))

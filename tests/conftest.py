@@ -11,6 +11,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from assistant.brain.llm.settings import AnswerSettings, LLMSettings
 from assistant.events import Role
 from assistant.rooms import RoomCreated
 from assistant.settings import BusSettings, ServerSettings, Settings, StoreSettings
@@ -42,6 +43,16 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     }
     base.update(overrides)
     return Settings.model_validate(base)
+
+
+def catalog_brain_settings(tmp_path: Path, **overrides: object) -> Settings:
+    """The brain with no model: answers come from the catalog in the code's own words."""
+    brain: dict[str, object] = {
+        "capabilities": ["brain"],
+        "llm": LLMSettings(backend="none"),
+        "answers": AnswerSettings(phrase_with_llm=False),
+    }
+    return make_settings(tmp_path, **(brain | overrides))
 
 
 @pytest.fixture

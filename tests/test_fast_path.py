@@ -6,10 +6,9 @@ from pathlib import Path
 
 import httpx
 
-from assistant.brain.llm.settings import AnswerSettings, LLMSettings
 from assistant.catalog import Catalog
 from assistant.events import Answer, ChatAccepted
-from tests.conftest import DEMO_CATALOG, demo_room, make_settings, ws_url
+from tests.conftest import DEMO_CATALOG, catalog_brain_settings, demo_room, ws_url
 from tests.server import serve
 from tests.wsclient import room_client
 
@@ -19,12 +18,7 @@ async def test_a_viewer_question_is_answered_from_the_catalog_without_models(
 ) -> None:
     catalog = Catalog.model_validate_json(DEMO_CATALOG.read_text(encoding="utf-8"))
     product = next(p for p in catalog.products if p.stock > 0)
-    settings = make_settings(
-        tmp_path,
-        capabilities=["brain"],
-        llm=LLMSettings(backend="none"),
-        answers=AnswerSettings(phrase_with_llm=False),
-    )
+    settings = catalog_brain_settings(tmp_path)
     async with serve(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         room = await demo_room(http)
         host_auth = {"Authorization": f"Bearer {room.tokens['host']}"}

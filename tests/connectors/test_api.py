@@ -13,11 +13,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
-from assistant.brain.llm.settings import AnswerSettings, LLMSettings
 from assistant.catalog import Catalog
 from assistant.events import Answer, Role
 from assistant.rooms import RoomCreated
-from tests.conftest import DEMO_CATALOG, demo_room, make_settings, ws_url
+from tests.conftest import DEMO_CATALOG, catalog_brain_settings, demo_room, ws_url
 from tests.server import serve
 from tests.wsclient import room_client
 
@@ -30,12 +29,7 @@ def douyin_chat(msg_id: int, text: str, nickname: str = "雨后晴天") -> dict[
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, RoomCreated, str]]:
-    settings = make_settings(
-        tmp_path,
-        capabilities=["brain"],
-        llm=LLMSettings(backend="none"),
-        answers=AnswerSettings(phrase_with_llm=False),
-    )
+    settings = catalog_brain_settings(tmp_path)
     async with serve(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         yield http, await demo_room(http), url
 

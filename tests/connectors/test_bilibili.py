@@ -27,14 +27,7 @@ async def fake() -> AsyncIterator[FakeBilibili]:
 
 
 def open_spec(fake: FakeBilibili, **changes: Any) -> BilibiliSpec:
-    spec = BilibiliSpec(
-        app_id=fake.app_id,
-        access_key_id=fake.access_key_id,
-        access_key_secret=SecretStr(fake.secret),
-        code=fake.code,
-        api_base=fake.http_url,
-        heartbeat_s=HEARTBEAT_S,
-    )
+    spec = BilibiliSpec.model_validate(fake.open_spec() | {"heartbeat_s": HEARTBEAT_S})
     return spec.model_copy(update=changes)
 
 

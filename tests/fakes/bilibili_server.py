@@ -97,6 +97,17 @@ class FakeBilibili:
                 self._changed.clear()
                 await self._changed.wait()
 
+    def open_spec(self) -> dict[str, Any]:
+        """A host's request body for an open-platform connector to this fake."""
+        return {
+            "kind": "bilibili",
+            "app_id": self.app_id,
+            "access_key_id": self.access_key_id,
+            "access_key_secret": self.secret,
+            "code": self.code,
+            "api_base": self.http_url,
+        }
+
     def called(self, action: str) -> list[dict[str, Any]]:
         return [payload for name, payload in self.calls if name == action]
 

@@ -8,11 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.brain.llm.settings import AnswerSettings, LLMSettings
 from assistant.catalog import Catalog, Product
 from assistant.events import Answer, Error
 from assistant.rooms import RoomCreated
-from tests.conftest import DEMO_CATALOG, demo_room, make_settings, ws_url
+from tests.conftest import DEMO_CATALOG, catalog_brain_settings, demo_room, ws_url
 from tests.server import serve
 from tests.wsclient import room_client
 
@@ -21,12 +20,7 @@ Served = tuple[str, RoomCreated]
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    settings = make_settings(
-        tmp_path,
-        capabilities=["brain"],
-        llm=LLMSettings(backend="none"),
-        answers=AnswerSettings(phrase_with_llm=False),
-    )
+    settings = catalog_brain_settings(tmp_path)
     async with serve(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         yield url, await demo_room(http)
 
