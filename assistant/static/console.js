@@ -1,5 +1,6 @@
 // The host console: live chat with triage status and answers, wired to the other panels.
 import { RoomSocket, api, h, makeI18n, roomPath } from "/static/common.js";
+import { Connectors } from "/static/console_connectors.js";
 import { WORDS } from "/static/console_i18n.js";
 import { Shop } from "/static/console_shop.js";
 import { Side } from "/static/console_side.js";
@@ -136,6 +137,9 @@ class Chat {
 const chat = new Chat(document.getElementById("chat"));
 const side = new Side(t);
 const shop = new Shop(t);
+const connectors = new Connectors(t);
+// The connectors' statuses ride on the health poll that Side already runs.
+side.onHealth = (health) => connectors.render(health.connectors ?? []);
 const stage = new Stage(t);
 let socket = null;
 const scripts = new Scripts(t, (message) => socket.send(message));
@@ -170,6 +174,7 @@ socket = new RoomSocket({
       if (ev.type === "script") side.auditSoon();
       return;
     }
+    if (connectors.onEvent(ev)) return;
     side.onEvent(ev);
   },
 });
@@ -185,6 +190,7 @@ document.getElementById("lang").addEventListener("click", (e) => {
   for (const line of chat.lines.values()) chat.render(line);
   side.rerender();
   stage.rerender();
+  connectors.rerender();
 });
 document.getElementById("lang").textContent = i18n.lang === "zh" ? "English" : "中文";
 i18n.apply();

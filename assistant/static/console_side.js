@@ -14,6 +14,7 @@ export class Side {
     this.health = null;
     this.auditTimer = null;
     this.onCatalogChanged = null;
+    this.onHealth = null; // called with each health reading once it is drawn
     $("catalog-file").addEventListener("change", (e) => this.upload(e.target));
   }
 
@@ -113,6 +114,7 @@ export class Side {
       $("anchor-current").textContent = cur ? `[${cur.kind}] ${cur.text}` : "—";
       $("anchor-queue").replaceChildren(...tts.info.upcoming.map((u) => h("li", {}, `[${u.kind}] ${u.text}`)));
     }
+    this.onHealth?.(hl);
   }
 
   async upload(input) {
