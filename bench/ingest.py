@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +16,7 @@ from av.container import OutputContainer
 from assistant.connectors.base import ConnectorError
 from assistant.connectors.specs import StreamSpec
 from assistant.connectors.stream import StreamConnector
+from tests.connectors.clips import served
 from tests.fakes.connector_sink import RecordingSink
 
 WIDTH, HEIGHT, FPS = 1280, 720, 25
@@ -45,21 +41,6 @@ def make_720p(path: Path, seconds: int) -> None:
             frame.pts = i
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-
-
-class Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-@contextmanager
-def served(folder: Path) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.m3u8"
-    finally:
-        server.shutdown()
 
 
 async def connector_cost(url: str, keyframes_only: bool) -> dict[str, float]:

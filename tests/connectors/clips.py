@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
+import numpy.typing as npt
 
 # Far apart in every channel, so JPEG and scaling leave no doubt which one a frame shows.
 COLOURS = [(230, 30, 30), (30, 200, 30), (30, 30, 230), (240, 240, 240)]
@@ -18,30 +25,54 @@ GOP_S = 2  # a key frame every 2 s: at 0 s and 2 s in a 4 s clip
 
 
 def make_clip(
-    path: Path, *, format: str | None = None, options: dict[str, str] | None = None
+    path: Path,
+    *,
+    format: str | None = None,
+    options: dict[str, str] | None = None,
+    pictures: list[npt.NDArray[np.uint8]] | None = None,
+    fps: int = FPS,
 ) -> Path:
-    """A clip of ``len(COLOURS)`` seconds, second ``i`` all ``COLOURS[i]``, key frames every
-    ``GOP_S``."""
-    gop = GOP_S * FPS
+    """A clip of one second per picture (default: second ``i`` all ``COLOURS[i]`` at ``SIZE``),
+    key frames every ``GOP_S`` and never at a picture change."""
+    if pictures is None:
+        pictures = [np.full((SIZE[1], SIZE[0], 3), c, dtype=np.uint8) for c in COLOURS]
+    gop = GOP_S * fps
     with av.open(str(path), "w", format=format, options=options or {}) as out:
         stream = out.add_stream(
             "libx264",
-            rate=FPS,
-            # no key frame at each colour change: key frames come every GOP_S alone
+            rate=fps,
             options={
                 "preset": "ultrafast",
                 "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0",
             },
         )
-        stream.width, stream.height = SIZE
+        stream.height, stream.width = pictures[0].shape[:2]
         stream.pix_fmt = "yuv420p"
-        for i in range(len(COLOURS) * FPS):
-            rgb = np.full((SIZE[1], SIZE[0], 3), COLOURS[i // FPS], dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        for i in range(len(pictures) * fps):
+            frame = av.VideoFrame.from_ndarray(pictures[i // fps], format="rgb24")
             frame.pts = i
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def served(folder: Path, name: str = "index.m3u8") -> Iterator[str]:
+    """``folder`` over HTTP on loopback (an HLS origin); yields the URL of ``name`` in it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(folder)))
+    thread = threading.Thread(target=partial(server.serve_forever, 0.05), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{name}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def decode_jpeg(data: bytes) -> av.VideoFrame:

@@ -9,8 +9,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ pytest.importorskip("av")
 from assistant.connectors.base import ConnectorError, SourceEnded
 from assistant.connectors.specs import StreamSpec
 from assistant.connectors.stream import StreamConnector
-from tests.connectors.clips import colour_of, decode_jpeg, make_clip
+from tests.connectors.clips import colour_of, decode_jpeg, make_clip, served
 from tests.fakes.connector_sink import RecordingSink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,23 +47,13 @@ async def outcome(sink: RecordingSink, timeout: float = 20, **spec: Any) -> Conn
     return info.value
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def hls_url(tmp_path: Path) -> Iterator[str]:
     """The clip as a VOD HLS playlist of 2 s segments, served over HTTP on loopback."""
     options = {"hls_time": "2", "hls_playlist_type": "vod"}
     make_clip(tmp_path / "index.m3u8", format="hls", options=options)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp_path)))
-    thread = threading.Thread(target=partial(server.serve_forever, 0.05), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/index.m3u8"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with served(tmp_path) as url:
+        yield url
 
 
 @pytest.mark.slow
