@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import re
 import time
-from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import AliasPath, BaseModel, Field, ValidationError
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
+from pydantic import BaseModel, ValidationError
 
 from assistant.connectors.base import (
     ConnectorError,
@@ -24,72 +19,27 @@ from assistant.connectors.base import (
     Sink,
 )
 from assistant.connectors.specs import TwitchSpec
+from assistant.connectors.twitch_wire import (
+    TIMEOUT_S,
+    ChatEvent,
+    Envelope,
+    SessionInfo,
+    Sockets,
+    Subscribed,
+    UserEvent,
+    parse_time,
+    silence_allowed,
+)
 
 log = logging.getLogger(__name__)
 
 CHAT = "channel.chat.message"
 MAX_MESSAGE_CHARS = 500  # Helix Send Chat Message refuses longer messages
 MAX_SLOT_WAIT_S = 30.0  # an answer later than this would be stale in a live chat
-TIMEOUT_S = 10.0  # Twitch closes a session that has no subscription about 10 s after its welcome
 SEEN_IDS = 4096
 # Revocations no reconnect can undo: the token was withdrawn or the user is gone.
 PERMANENT_REVOCATIONS = frozenset({"authorization_revoked", "user_removed"})
-_NANOS = re.compile(r"(\.\d{6})\d+")  # Twitch sends nanoseconds, datetime keeps microseconds
-KEEPALIVE = "keepalive_timeout_seconds"
 M = TypeVar("M", bound=BaseModel)
-
-
-class _Envelope(BaseModel):
-    id: str = Field(validation_alias=AliasPath("metadata", "message_id"))
-    type: str = Field(validation_alias=AliasPath("metadata", "message_type"))
-    timestamp: str = Field("", validation_alias=AliasPath("metadata", "message_timestamp"))
-    payload: dict[str, Any] = {}
-
-
-class _Session(BaseModel):
-    """A welcome's or a reconnect's payload."""
-
-    id: str = Field(validation_alias=AliasPath("session", "id"))
-    keepalive_s: int | None = Field(None, validation_alias=AliasPath("session", KEEPALIVE))
-    reconnect_url: str | None = Field(None, validation_alias=AliasPath("session", "reconnect_url"))
-
-
-class _Subscribed(BaseModel):
-    """A notification's or a revocation's payload (a revocation has no event)."""
-
-    kind: str = Field(validation_alias=AliasPath("subscription", "type"))
-    status: str = Field("", validation_alias=AliasPath("subscription", "status"))
-    event: dict[str, Any] = {}
-
-
-class _ChatEvent(BaseModel):
-    message_id: str
-    chatter_user_id: str
-    chatter_user_name: str = ""
-    text: str = Field(validation_alias=AliasPath("message", "text"))
-
-
-class _UserEvent(BaseModel):
-    """A follow, or a cheer (``bits``; no user when anonymous)."""
-
-    user_id: str | None = None
-    user_name: str | None = None
-    is_anonymous: bool = False
-    bits: int = 0
-
-
-def _timestamp(text: str) -> float | None:
-    try:
-        return datetime.fromisoformat(_NANOS.sub(r"\1", text)).timestamp()
-    except ValueError:
-        return None
-
-
-def _patience(keepalive_s: int | None) -> float:
-    """Silence allowed before the socket counts as dead: the keepalive plus a margin for jitter,
-    kept in proportion so that a short keepalive still notices a dead socket quickly."""
-    base = float(keepalive_s or TIMEOUT_S)
-    return base + min(5.0, base / 2)
 
 
 def _parse(model: type[M], data: dict[str, Any], sink: Sink) -> M | None:
@@ -99,61 +49,6 @@ def _parse(model: type[M], data: dict[str, Any], sink: Sink) -> M | None:
         log.debug("twitch: malformed %s: %s", model.__name__, exc)
         sink.dropped("malformed")  # reasons are metric labels: a few fixed words
         return None
-
-
-Frame = tuple[ClientConnection, str | bytes | None]  # None: that socket has closed
-
-
-class _Sockets:
-    """The session's socket and, during a ``session_reconnect``, the one it moves to; both feed
-    one queue so that nothing sent on the old socket before the move completes is lost."""
-
-    def __init__(self) -> None:
-        self.frames: asyncio.Queue[Frame] = asyncio.Queue(maxsize=256)
-        self._pumps: dict[ClientConnection, asyncio.Task[None]] = {}
-        self.current: ClientConnection | None = None
-        self.moving_to: ClientConnection | None = None
-
-    async def open(self, url: str) -> ClientConnection:
-        try:
-            # no client pings: EventSub closes a socket that sends anything but pongs, and the
-            # keepalive watchdog notices a dead connection anyway
-            ws = await connect(url, ping_interval=None, open_timeout=TIMEOUT_S)
-        except InvalidURI as exc:
-            raise ConnectorError(f"not a WebSocket URL: {url[:200]}", retryable=False) from exc
-        except (OSError, TimeoutError, WebSocketException) as exc:
-            raise ConnectorError(f"cannot open Twitch EventSub: {exc}") from exc
-        self._pumps[ws] = asyncio.create_task(self._pump(ws))
-        return ws
-
-    async def _pump(self, ws: ClientConnection) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            async for raw in ws:
-                await self.frames.put((ws, raw))
-        await self.frames.put((ws, None))
-
-    def ended(self, ws: ClientConnection) -> bool:
-        """Whether a socket's end ends the session (the old one may end during a move)."""
-        return ws is self.moving_to or (ws is self.current and self.moving_to is None)
-
-    async def adopt(self, ws: ClientConnection) -> None:
-        """The socket moved to is welcomed: close the old one only now, as Twitch sends on it
-        until then."""
-        if self.current is not None:
-            await self.close(self.current)
-        self.current, self.moving_to = ws, None
-
-    async def close(self, ws: ClientConnection) -> None:
-        task = self._pumps.pop(ws, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await ws.close()
-
-    async def close_all(self) -> None:
-        for ws in list(self._pumps):
-            await self.close(ws)
 
 
 class TwitchConnector:
@@ -171,7 +66,7 @@ class TwitchConnector:
         return httpx.AsyncClient(base_url=self.spec.api_base, headers=headers, timeout=TIMEOUT_S)
 
     async def run(self, sink: Sink) -> None:
-        sockets = _Sockets()
+        sockets = Sockets()
         seen: dict[str, None] = {}  # recent message ids: Twitch delivers at least once
         subscribed = False
         patience = TIMEOUT_S  # until the welcome says otherwise
@@ -189,7 +84,7 @@ class TwitchConnector:
                             raise ConnectorError(f"Twitch closed the socket (code {ws.close_code})")
                         continue
                     try:
-                        envelope = _Envelope.model_validate_json(raw)
+                        envelope = Envelope.model_validate_json(raw)
                     except ValidationError:
                         sink.dropped("malformed")
                         continue
@@ -200,14 +95,14 @@ class TwitchConnector:
                     if len(seen) > SEEN_IDS:
                         del seen[next(iter(seen))]
                     if kind in ("session_welcome", "session_reconnect"):
-                        session = _parse(_Session, envelope.payload, sink)
+                        session = _parse(SessionInfo, envelope.payload, sink)
                         if session is None:
                             continue
                         if kind == "session_reconnect":
                             if session.reconnect_url:
                                 sockets.moving_to = await sockets.open(session.reconnect_url)
                             continue
-                        patience = _patience(session.keepalive_s)
+                        patience = silence_allowed(session.keepalive_s)
                         if ws is sockets.moving_to:  # the subscriptions moved with the session
                             await sockets.adopt(ws)
                         elif not subscribed:
@@ -253,13 +148,13 @@ class TwitchConnector:
             else:
                 raise ConnectorError(detail)
 
-    async def _notification(self, envelope: _Envelope, sink: Sink) -> None:
-        note = _parse(_Subscribed, envelope.payload, sink)
+    async def _notification(self, envelope: Envelope, sink: Sink) -> None:
+        note = _parse(Subscribed, envelope.payload, sink)
         if note is None:
             return
-        kind, msg_id, sent_at = note.kind, envelope.id, _timestamp(envelope.timestamp)
+        kind, msg_id, sent_at = note.kind, envelope.id, parse_time(envelope.timestamp)
         if kind == CHAT:
-            chat = _parse(_ChatEvent, note.event, sink)
+            chat = _parse(ChatEvent, note.event, sink)
             # the bot's own answers come back as chat: passing them on would answer the answers
             if chat is None or chat.chatter_user_id == self.spec.bot_user_id:
                 return
@@ -268,7 +163,7 @@ class TwitchConnector:
             message = PlatformMessage(id=chat.message_id, user=user, text=text, sent_at=sent_at)
             await sink.chat(message)
             return
-        event = _parse(_UserEvent, note.event, sink)
+        event = _parse(UserEvent, note.event, sink)
         if event is None:
             return
         anonymous = event.is_anonymous or not event.user_id
@@ -295,8 +190,8 @@ class TwitchConnector:
             log.debug("twitch: unusable %.64r notification: %s", kind, note.event)
             sink.dropped("unusable")
 
-    def _revocation(self, envelope: _Envelope, sink: Sink) -> None:
-        revoked = _parse(_Subscribed, envelope.payload, sink)
+    def _revocation(self, envelope: Envelope, sink: Sink) -> None:
+        revoked = _parse(Subscribed, envelope.payload, sink)
         if revoked is None:
             return
         kind, status = revoked.kind, revoked.status
