@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
@@ -70,10 +71,10 @@ async def stop_connector(room_id: str, connector_id: str, rt: RuntimeDep) -> Con
     return await rt.connectors.stop(room_id, connector_id)
 
 
-def feed(running: Running, payload: bytes) -> RelayAccepted:
+async def feed(running: Running, payload: bytes) -> RelayAccepted:
     connector = running.connector
     assert isinstance(connector, RelayConnector)
-    batch = parse_relay(payload)
+    batch = await asyncio.to_thread(parse_relay, payload)  # up to 1 MiB of JSON: off the loop
     accepted = connector.feed(batch)
     for _ in batch.errors:
         running.sink.dropped("malformed")
@@ -92,7 +93,7 @@ async def relay_post(
 ) -> RelayAccepted:
     """A capture tool's batch: normalised JSON (an object or an array) or Douyin's {Type, Data}."""
     running = rt.connectors.relay(room_id, connector_id, header or token)
-    return feed(running, await read_body(request, RELAY_MAX_BYTES, "relay batch"))
+    return await feed(running, await read_body(request, RELAY_MAX_BYTES, "relay batch"))
 
 
 @router.websocket("/v1/rooms/{room_id}/connectors/{connector_id}/relay")
@@ -101,25 +102,30 @@ async def relay_socket(
 ) -> None:
     """The same relay over one WebSocket: each text message a batch, each answered with counts."""
     rt: Runtime = websocket.app.state.runtime
-    try:
-        running = rt.connectors.relay(room_id, connector_id, token)
-    except AssistantError:
-        await websocket.accept()
-        await websocket.close(code=4401, reason="invalid relay token")
-        return
+
+    def relay() -> Running | None:
+        try:
+            return rt.connectors.relay(room_id, connector_id, token)
+        except AssistantError:
+            return None
+
     await websocket.accept()
     try:
-        while True:
+        while relay() is not None:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            running = relay()  # stopped while the batch was on its way: the loop ends
+            if running is None:
+                break
             raw = message.get("bytes") or (message.get("text") or "").encode()
             try:
                 if len(raw) > RELAY_MAX_BYTES:
                     raise TooLarge(f"relay batch larger than {RELAY_MAX_BYTES} bytes")
-                reply = feed(running, raw).model_dump_json()
+                reply = (await feed(running, raw)).model_dump_json()
             except AssistantError as exc:
                 reply = Error(room_id=room_id, code=exc.code, message=exc.message).wire()
             await websocket.send_text(reply)
+        await websocket.close(code=4401, reason="invalid relay token")
     except WebSocketDisconnect:
         return

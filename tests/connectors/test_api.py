@@ -113,6 +113,12 @@ async def test_the_relay_socket_answers_each_batch_and_survives_bad_ones(
         await socket.send(json.dumps([douyin_chat(3, "什么时候发货"), {"Type": 1}]))
         counts = json.loads(await socket.recv())
         assert (counts["accepted"], counts["dropped"], len(counts["errors"])) == (1, 1, 1)
+        path = f"/v1/rooms/{room.room_id}/connectors/{started['status']['id']}"
+        assert (await http.delete(path, headers=auth(room))).status_code == 200
+        await socket.send(json.dumps([douyin_chat(4, "还在吗")]))
+        with pytest.raises(ConnectionClosedError):
+            await socket.recv()  # the connector was stopped: its socket takes nothing more
+    assert socket.close_code == 4401
     async with connect(f"{base}?token=wrong") as refused:
         with pytest.raises(ConnectionClosedError):
             await refused.recv()
