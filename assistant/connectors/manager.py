@@ -28,7 +28,7 @@ from assistant.connectors.specs import (
     StreamSpec,
     build,
 )
-from assistant.errors import Forbidden, Invalid, NotFound, Unauthorized
+from assistant.errors import AssistantError, Forbidden, Invalid, NotFound, Unauthorized
 from assistant.events import Answer, Event, new_id
 from assistant.supervise import Backoff
 from assistant.tasks import TaskSet
@@ -85,7 +85,10 @@ class Connectors:
                 log.error("connectors configured for unknown room %s: not started", room_id)
                 continue
             for spec in specs:
-                await self.start(room_id, spec)
+                try:
+                    await self.start(room_id, spec)
+                except AssistantError as exc:  # one bad entry must not keep the service down
+                    log.error("connector %s for room %s not started: %s", spec.kind, room_id, exc)
 
     async def start(self, room_id: str, spec: ConnectorSpec) -> Running:
         room = self._rooms.setdefault(room_id, {})

@@ -172,3 +172,24 @@ async def test_answers_to_platform_questions_are_posted_back_once(
         ("今天满199减20", "m1")
     ]
     await connectors.close()
+
+
+async def test_connectors_in_the_settings_start_with_the_service_and_a_bad_one_is_skipped(
+    tmp_path: Path,
+) -> None:
+    first = await Runtime.start(make_settings(tmp_path))
+    room_id = (await first.rooms.create(RoomCreate(title="常驻直播间"))).room_id
+    await first.stop()
+    listed = {room_id: [{"kind": "stream", "url": "pipe:0"}, {"kind": "relay", "token": "t" * 24}]}
+    listed["no-such-room"] = [{"kind": "relay"}]
+    settings = make_settings(
+        tmp_path, connectors=ConnectorSettings.model_validate({"rooms": listed})
+    )
+    rt = await Runtime.start(settings)
+    try:
+        (status,) = rt.connectors.statuses(room_id)
+        assert status.kind == "relay"
+        assert rt.connectors.relay(room_id, status.id, "t" * 24).status is not None
+        assert rt.connectors.statuses("no-such-room") == []
+    finally:
+        await rt.stop()
