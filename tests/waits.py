@@ -12,3 +12,19 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0, poll: floa
     async with asyncio.timeout(timeout):
         while not condition():  # noqa: ASYNC110 - the state has no event of its own to wait on
             await asyncio.sleep(poll)
+
+
+class Changes:
+    """State that signals each change: ``until`` is woken by every ``touch`` instead of polling."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Event()
+
+    def touch(self) -> None:
+        self._changed.set()
+
+    async def until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                self._changed.clear()
+                await self._changed.wait()

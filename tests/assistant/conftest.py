@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from assistant.supervise import Supervisor
 from assistant.understand.service import Understander
 from assistant.understand.settings import UnderstandSettings
 from tests.fakes.assistant_backlog import QueueBacklog, Resolved
+from tests.waits import until
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = Path("~/.cache/live-commerce").expanduser()
@@ -108,9 +108,7 @@ class Harness:
         return resolved
 
     async def until(self, cond: Callable[[], bool], limit: float = 30.0) -> None:
-        async with asyncio.timeout(limit):
-            while not cond():  # noqa: ASYNC110 - polling a condition over many event sources
-                await asyncio.sleep(0.01)
+        await until(cond, timeout=limit)
 
     def metric(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0

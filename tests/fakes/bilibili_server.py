@@ -11,7 +11,7 @@ import socket
 import struct
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +20,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+
+from tests.waits import Changes
 
 # Built from the protocol's documentation, not from the connector's code.
 HEADER = struct.Struct(">IHHII")
@@ -62,7 +64,7 @@ def _read_packet(message: str | bytes) -> tuple[int, bytes]:
     return op, message[16:]
 
 
-class FakeBilibili:
+class FakeBilibili(Changes):
     """Checks signatures and auth packets the way the platform documents them, and records calls."""
 
     def __init__(self) -> None:
@@ -85,17 +87,7 @@ class FakeBilibili:
         self._started = 0
         self._nonces: set[str] = set()
         self._socket: ServerConnection | None = None
-        self._changed = asyncio.Event()
-
-    def _touch(self) -> None:
-        self._changed.set()
-
-    async def until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Return once ``condition`` holds, woken by each call, auth or heartbeat."""
-        async with asyncio.timeout(timeout):
-            while not condition():
-                self._changed.clear()
-                await self._changed.wait()
+        super().__init__()  # touched by each call, auth or heartbeat
 
     def open_spec(self) -> dict[str, Any]:
         """A host's request body for an open-platform connector to this fake."""
@@ -132,11 +124,11 @@ class FakeBilibili:
             refusal = self._check_signature(request.headers, body)
             if refusal:
                 self.refusals.append(refusal)
-                self._touch()
+                self.touch()
                 return {"code": refusal, "message": "refused", "data": {}}
             payload: dict[str, Any] = json.loads(body)
             self.calls.append((action, payload))
-            self._touch()
+            self.touch()
             code, data = self._answer(action, payload)
             return {"code": code, "message": "ok" if code == 0 else "refused", "data": data}
 
@@ -217,13 +209,13 @@ class FakeBilibili:
                 return
             self.auths.append(auth)
             self._socket = connection
-            self._touch()
+            self.touch()
             async for message in connection:
                 op, _ = _read_packet(message)
                 if op != 2:
                     continue
                 self.socket_heartbeats.append(time.monotonic())
-                self._touch()
+                self.touch()
                 if self.answer_heartbeats:
                     await connection.send(frame(3, struct.pack(">I", 1), protover=1))
 

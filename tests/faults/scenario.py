@@ -19,6 +19,7 @@ from assistant.rooms import RoomCreated
 from tests.faults.redisproc import RedisProcess
 from tests.faults.service import ServiceProcess, demo_room
 from tests.images import png
+from tests.waits import until as wait_until
 
 QUESTIONS = ["保温杯多少钱", "空气炸锅有几升", "精华液适合什么肤质", "保温杯能装热水吗",
              "炸锅怎么清洗", "多久发货", "可以七天无理由吗", "精华液多少毫升"]  # fmt: skip
@@ -190,9 +191,7 @@ class Rig:
 
     @staticmethod
     async def until(condition: Callable[[], bool], timeout: float) -> None:
-        async with asyncio.timeout(timeout):
-            while not condition():  # noqa: ASYNC110 - conditions in other processes
-                await asyncio.sleep(0.1)
+        await wait_until(condition, timeout, poll=0.1)  # conditions in other processes
 
     async def statuses(self) -> dict[str, str]:
         """Every chat line's status, read from the store through a live instance."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from recommend.capability import STATE_KEY, RecommendCapability, create
 from recommend.settings import RecommendSettings
 from tests.fakes.recommend_embedders import HashingEmbedder
 from tests.services import core_services
+from tests.waits import until
 
 ROOM = "room1"
 
@@ -61,12 +62,6 @@ def _cap(services: Services, settings: RecommendSettings) -> RecommendCapability
 
 def _info(catalog: Catalog) -> RoomInfo:
     return RoomInfo(room_id=ROOM, title="t", mode="host", language="zh", catalog=catalog)
-
-
-async def _until(cond: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not cond():  # noqa: ASYNC110 - the stage owner handles events on the bus
-            await asyncio.sleep(0.005)
 
 
 async def _say(services: Services, user: str, text: str) -> Chat:
@@ -123,12 +118,12 @@ async def test_stage_from_stage_set_and_vision(
         stage=StageInfo(sku="FD-TEA-LJ-250", confidence=0.9),
     )
     await services.bus.publish(vision)
-    await _until(lambda: owner.sku(ROOM) == "FD-TEA-LJ-250")
+    await until(lambda: owner.sku(ROOM) == "FD-TEA-LJ-250")
     tea = await _ask(services, sub, "v1", "有没有便宜点的")
     assert tea.items and all(i.price < 268 for i in tea.items)
     assert tea.items[0].sku.startswith("FD-")  # same category as the tea on stage
     await services.bus.publish(StageSet(room_id=ROOM, sku="HM-CUP-316-500"))  # pin overrides vision
-    await _until(lambda: owner.sku(ROOM) == "HM-CUP-316-500")
+    await until(lambda: owner.sku(ROOM) == "HM-CUP-316-500")
     cup = await _ask(services, sub, "v1", "有没有便宜点的")
     assert cup.items[0].sku == "HM-CUP-304-350"
     assert "便宜" in cup.items[0].reason
