@@ -16,8 +16,10 @@ from redis.asyncio import ConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from assistant.errors import AssistantError, TooLarge
+from assistant.errors import AssistantError, Forbidden, TooLarge, Unauthorized
+from assistant.events import Role
 from assistant.settings import LimitSettings
+from assistant.store import Store
 
 R = TypeVar("R", bound=Response)
 
@@ -26,6 +28,21 @@ def bearer(authorization: str | None) -> str | None:
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
     return None
+
+
+async def room_role(store: Store, room_id: str, token: str | None) -> Role:
+    """The caller's role in a room. An unknown room is refused like a bad token, so room ids
+    cannot be probed for."""
+    role = await store.role_for(room_id, token) if token else None
+    if role is None:
+        raise Unauthorized("missing or invalid room token")
+    return role
+
+
+def host_role(role: Role) -> Role:
+    if role != "host":
+        raise Forbidden("only the room's host may do this")
+    return role
 
 
 def same_secret(given: str | None, secret: str) -> bool:

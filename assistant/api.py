@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
-from assistant.access import bearer, read_body, same_secret
+from assistant import access
+from assistant.access import bearer, host_role, read_body, same_secret
 from assistant.catalog import Catalog, ShopInfo
-from assistant.errors import Forbidden, Invalid, Unauthorized
+from assistant.errors import Invalid, Unauthorized
 from assistant.events import Frame, Role
 from assistant.frames import check_frame
 from assistant.ready import Readiness, readiness
@@ -47,18 +48,13 @@ async def room_role(
 
     An unknown room is refused like a bad token, so room ids cannot be probed for.
     """
-    given = header_token or token
-    role = await rt.services.store.role_for(room_id, given) if given else None
-    if role is None:
-        raise Unauthorized("missing or invalid room token")
+    role = await access.room_role(rt.services.store, room_id, header_token or token)
     await rt.rooms.ensure_open(room_id)
     return role
 
 
 async def host_only(role: Annotated[Role, Depends(room_role)]) -> Role:
-    if role != "host":
-        raise Forbidden("only the room's host may do this")
-    return role
+    return host_role(role)
 
 
 def json_body(model: type[M], limit: Callable[[Runtime], int]) -> Callable[..., Awaitable[M]]:

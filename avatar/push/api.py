@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assistant.access import bearer, read_body
-from assistant.errors import Forbidden, Invalid, NotFound, Unauthorized
+from assistant.access import bearer, host_role, read_body, room_role
+from assistant.errors import Invalid, NotFound
 from avatar.push.errors import NotAnchorRoom, PushUnavailable
 from avatar.push.protocol import Card
 from avatar.push.room import PushStatus, RoomPush
@@ -42,11 +42,7 @@ class Pushes:
         """The room, when the caller holds its host token (a bearer header or ``?token=``);
         an unknown room is refused like a bad token, so room ids cannot be probed for."""
         token = bearer(request.headers.get("authorization")) or request.query_params.get("token")
-        role = await self.services.store.role_for(room_id, token) if token else None
-        if role is None:
-            raise Unauthorized("missing or invalid room token")
-        if role != "host":
-            raise Forbidden("only the room's host may do this")
+        host_role(await room_role(self.services.store, room_id, token))
         return await self.services.store.room(room_id)
 
     async def start(self, room: RoomRecord, url: str) -> PushStatus:
