@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from assistant.bus.inbox import Handler, Listener, Subscription
 from assistant.errors import AssistantError
+from assistant.seen import Seen
 from assistant.supervise import Backoff
 from assistant.tasks import TaskSet
 
@@ -49,7 +50,7 @@ class EventBus:
         self._outbox: deque[Event] = deque()
         # An event sent twice (a publish retried after a timeout that had in fact succeeded)
         # is dispatched once.
-        self._fanned, self._grouped = _Seen(), _Seen()
+        self._fanned, self._grouped = Seen(), Seen()
         self._leases: dict[str, tuple[str, float]] = {}
         self._sender: asyncio.Task[None] | None = None
         self.unreachable_since: float | None = None  # set while sends fail
@@ -249,21 +250,3 @@ class EventBus:
 
 def _stale(event: Event) -> bool:
     return event.stale_after_s is not None and time.time() - event.ts > event.stale_after_s
-
-
-class _Seen:
-    """The last ``size`` keys seen, in a set for the lookup and a ring for the eviction."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._ring: deque[str] = deque(maxlen=size)
-        self._keys: set[str] = set()
-
-    def first(self, key: str) -> bool:
-        """Whether ``key`` is new (it is remembered from now on)."""
-        if key in self._keys:
-            return False
-        if len(self._ring) == self._ring.maxlen:
-            self._keys.discard(self._ring[0])
-        self._ring.append(key)
-        self._keys.add(key)
-        return True

@@ -20,6 +20,7 @@ from assistant.connectors.base import (
 from assistant.errors import AssistantError
 from assistant.events import Activity, Chat, Engagement, Frame, User
 from assistant.frames import check_frame
+from assistant.seen import Seen
 from assistant.triage import Triage
 from assistant.untrusted import display_name
 
@@ -54,24 +55,6 @@ class ConnectorMetrics:
         )
 
 
-class _Recent:
-    """A bounded set of recently seen keys, oldest forgotten first."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._keys: OrderedDict[str, None] = OrderedDict()
-
-    def add(self, key: str) -> bool:
-        """Remember ``key``; False when it was already there."""
-        if key in self._keys:
-            self._keys.move_to_end(key)
-            return False
-        self._keys[key] = None
-        if len(self._keys) > self.size:
-            self._keys.popitem(last=False)
-        return True
-
-
 class RoomSink:
     """Feeds one connector's items into one room: chat through triage (persisted, ranked,
     answered or skipped like any viewer's), activity onto the bus, frames into the frame path."""
@@ -100,7 +83,7 @@ class RoomSink:
         self.max_frame_bytes = max_frame_bytes
         self.activity_per_s = activity_per_s
         self.clock = clock
-        self._seen = _Recent(SEEN)
+        self._seen = Seen(SEEN)
         self._asked: OrderedDict[str, PlatformMessage] = OrderedDict()
         self._window = (0.0, 0)  # (second, activities published in it)
 
@@ -120,7 +103,7 @@ class RoomSink:
         return User(id=uid, name=display_name(user.name, uid)[:64])
 
     async def chat(self, message: PlatformMessage) -> None:
-        if not self._seen.add(f"m:{message.id}"):
+        if not self._seen.first(f"m:{message.id}"):
             self.dropped("duplicate")
             return
         text = message.text.strip()[:MAX_TEXT]
@@ -139,7 +122,7 @@ class RoomSink:
         self._received("chat", message.sent_at)
 
     async def activity(self, activity: PlatformActivity) -> None:
-        if not self._seen.add(f"a:{activity.id}"):
+        if not self._seen.first(f"a:{activity.id}"):
             self.dropped("duplicate")
             return
         if activity.kind in FLOODS and not self._allow_activity():

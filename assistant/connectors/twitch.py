@@ -30,6 +30,7 @@ from assistant.connectors.twitch_wire import (
     parse_time,
     silence_allowed,
 )
+from assistant.seen import Seen
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class TwitchConnector:
 
     async def run(self, sink: Sink) -> None:
         sockets = Sockets()
-        seen: dict[str, None] = {}  # recent message ids: Twitch delivers at least once
+        seen = Seen(SEEN_IDS)  # recent message ids: Twitch delivers at least once
         subscribed = False
         patience = TIMEOUT_S  # until the welcome says otherwise
         try:
@@ -89,11 +90,8 @@ class TwitchConnector:
                         sink.dropped("malformed")
                         continue
                     kind = envelope.type
-                    if kind == "session_keepalive" or envelope.id in seen:
+                    if kind == "session_keepalive" or not seen.first(envelope.id):
                         continue
-                    seen[envelope.id] = None
-                    if len(seen) > SEEN_IDS:
-                        del seen[next(iter(seen))]
                     if kind in ("session_welcome", "session_reconnect"):
                         session = _parse(SessionInfo, envelope.payload, sink)
                         if session is None:
