@@ -47,6 +47,20 @@ export function newId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+export async function copyText(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      // Plain http on a LAN address is not a secure context: copy from a scratch text area.
+      const area = h("textarea", { class: "scratch", readonly: true });
+      area.value = text;
+      document.body.append(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+}
+
 export const price = (value) => `¥${Number(value).toFixed(2).replace(/\.00$/, "")}`;
 
 // Close codes after which reconnecting cannot help.

@@ -1,6 +1,6 @@
 // The console's platform connectors: each one's status (from the health poll), start and stop,
 // a relay's address and token (shown once), and recent gifts, likes and follows from platforms.
-import { ApiError, api, h, roomPath } from "/static/common.js";
+import { ApiError, api, copyText, h, roomPath } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_ACTIVITY = 20;
@@ -83,17 +83,7 @@ export class Connectors {
   }
 
   async copy(text) {
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch {
-      // Plain http on a LAN address is not a secure context: copy from a scratch text area.
-      const area = h("textarea", { class: "scratch", readonly: true });
-      area.value = text;
-      document.body.append(area);
-      area.select();
-      document.execCommand("copy");
-      area.remove();
-    }
+    await copyText(text);
     $("connector-result").className = "ok";
     $("connector-result").textContent = this.t("copied");
   }

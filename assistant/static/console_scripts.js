@@ -1,6 +1,6 @@
 // The console's script panel: a script streams in, then shows section by section for the host
 // to steer: rewrite one section, shorten it, switch its style, approve it for the virtual anchor.
-import { api, h, newId, roomPath } from "/static/common.js";
+import { api, copyText, h, newId, roomPath } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -173,18 +173,7 @@ export class Scripts {
   }
 
   async copy() {
-    const text = this.scripts.get(this.current)?.text ?? $("script-text").textContent;
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch {
-      // Plain http on a LAN address is not a secure context: copy from a scratch text area.
-      const area = h("textarea", { class: "scratch", readonly: true });
-      area.value = text;
-      document.body.append(area);
-      area.select();
-      document.execCommand("copy");
-      area.remove();
-    }
+    await copyText(this.scripts.get(this.current)?.text ?? $("script-text").textContent);
     $("script-state").textContent = this.t("copied");
   }
 }
